@@ -1,0 +1,49 @@
+"""Dexterous Gym: two-hand dexterous manipulation tasks and PenSpin for Gymnasium + MuJoCo.
+
+``import dexterous_gym`` registers the 31 environment IDs of the original suite (see
+:data:`ENV_IDS`); ``gym.make("dexterous_gym:PenSpin-v0")`` works without the import.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import gymnasium as gym
+
+from dexterous_gym.tasks import (
+    ALL_ENV_IDS,
+    FAMILIES,
+    PEN_SPIN_ID,
+    PEN_SPIN_MAX_EPISODE_STEPS,
+    TWO_HAND_TASKS,
+)
+
+try:
+    __version__ = version("dexterous-gym")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+ENV_IDS: tuple[str, ...] = ALL_ENV_IDS
+
+
+def _register_all() -> None:
+    for task in TWO_HAND_TASKS:
+        if task.env_id in gym.registry:
+            continue
+        gym.register(
+            id=task.env_id,
+            entry_point="dexterous_gym.envs:TwoHandsEnv",
+            kwargs={"task": task.env_id},
+            max_episode_steps=FAMILIES[task.family].max_episode_steps,
+        )
+    if PEN_SPIN_ID not in gym.registry:
+        gym.register(
+            id=PEN_SPIN_ID,
+            entry_point="dexterous_gym.envs:PenSpinEnv",
+            max_episode_steps=PEN_SPIN_MAX_EPISODE_STEPS,
+        )
+
+
+_register_all()
+
+__all__ = ["ENV_IDS", "__version__"]

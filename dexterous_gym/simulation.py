@@ -1,0 +1,104 @@
+"""The MuJoCo side every env shares: action mapping, stepping, the state vector, rendering.
+
+Kept apart from the Gymnasium classes so that the env classes hold only task logic, and so that
+the batched rollouts (:mod:`dexterous_gym.rollout`) use the very same action mapping and state
+layout as ``env.step``.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+# Everything mj_step reads: time, qpos, qvel, act, warm-start accelerations, ctrl, applied forces,
+# mocap poses, user data. Restoring it makes replay bitwise identical.
+STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+# mj_step resets the data and bumps one of these when the simulation diverges.
+_DIVERGENCE_WARNINGS = np.array(
+    [
+        int(mujoco.mjtWarning.mjWARN_BADQPOS),
+        int(mujoco.mjtWarning.mjWARN_BADQVEL),
+        int(mujoco.mjtWarning.mjWARN_BADQACC),
+    ]
+)
+
+
+class Simulation:
+    """A compiled model, its data, and the original's action-to-ctrl mapping.
+
+    ctrl_i = clip(c_i + a_i * h_i, lo_i, hi_i) with c, h the centre and half-width of actuator i's
+    ctrlrange, after clipping the action to [-1, 1] (the original's "absolute" control).
+    """
+
+    def __init__(self, model: mujoco.MjModel, n_substeps: int):
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.n_substeps = int(n_substeps)
+        low, high = model.actuator_ctrlrange.T.copy()
+        self.ctrl_low, self.ctrl_high = low, high
+        self.ctrl_centre = (low + high) / 2.0
+        self.ctrl_half_range = (high - low) / 2.0
+        self.physics_state_size = mujoco.mj_stateSize(model, STATE_SPEC)
+        self._warnings = self.data.warning.number  # a live view
+        self._initial_physics_state = self.physics_state()
+
+    @property
+    def n_actions(self) -> int:
+        return self.model.nu
+
+    def validate_action(self, action) -> np.ndarray:
+        """The action as float64, or ValueError naming the expected shape; the sim is untouched."""
+        array = np.asarray(action, dtype=np.float64)
+        if array.shape != (self.model.nu,):
+            raise ValueError(
+                f"action must have shape ({self.model.nu},), got {array.shape} "
+                f"(from {type(action).__name__})"
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"action must be finite, got NaN or inf at {np.flatnonzero(~np.isfinite(array)).tolist()}")  # fmt: skip
+        return array
+
+    def ctrl_from_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Map actions of shape (..., nu) to ctrl; vectorised for the batched rollouts."""
+        ctrl = self.ctrl_centre + np.clip(actions, -1.0, 1.0) * self.ctrl_half_range
+        return np.clip(ctrl, self.ctrl_low, self.ctrl_high)
+
+    def step(self, action: np.ndarray) -> bool:
+        """Advance one env step (n_substeps physics steps). Returns True if MuJoCo diverged."""
+        warnings_before = self._warnings[_DIVERGENCE_WARNINGS].sum()
+        self.data.ctrl[:] = self.ctrl_from_actions(action)
+        mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        return bool(self._warnings[_DIVERGENCE_WARNINGS].sum() != warnings_before)
+
+    def reset(self) -> None:
+        """Back to the model's initial state (qpos0, zero velocities, cleared warm start)."""
+        mujoco.mj_resetData(self.model, self.data)
+
+    def forward(self) -> None:
+        """Recompute derived quantities (positions, contacts) after editing qpos/qvel."""
+        mujoco.mj_forward(self.model, self.data)
+
+    def physics_state(self) -> np.ndarray:
+        state = np.empty(self.physics_state_size)
+        mujoco.mj_getState(self.model, self.data, state, STATE_SPEC)
+        return state
+
+    def set_physics_state(self, state: np.ndarray) -> None:
+        mujoco.mj_setState(self.model, self.data, state, STATE_SPEC)
+        self.forward()
+
+    def is_finite(self) -> bool:
+        return bool(np.isfinite(self.data.qpos).all() and np.isfinite(self.data.qvel).all())
+
+
+def check_state_vector(state, expected_size: int, name: str = "state") -> np.ndarray:
+    """A flat finite float64 vector of the expected size, or ValueError saying what was wrong."""
+    array = np.asarray(state, dtype=np.float64)
+    if array.ndim != 1 or array.shape[0] != expected_size:
+        raise ValueError(
+            f"{name} must be a flat array of {expected_size} floats (from get_state()), "
+            f"got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    return array
