@@ -47,7 +47,10 @@ def euler_to_quat(euler: tuple[float, float, float]) -> np.ndarray:
 
 def _stock_hand_spec(mount_pos, mount_euler, moving: bool) -> mujoco.MjSpec:
     """One stock Shadow hand, re-mounted, optionally with the six actuated mount DoFs."""
-    assets = {name: (HAND_DIR / name).read_bytes() for name in ("shared.xml", "shared_asset.xml", "robot.xml")}  # fmt: skip
+    assets = {
+        name: (HAND_DIR / name).read_bytes()
+        for name in ("shared.xml", "shared_asset.xml", "robot.xml")
+    }
     hand = mujoco.MjSpec.from_string(_HAND_XML, assets)
     # The parent's automatic arena sizing replaces the stock single-hand njmax/nconmax/nstack.
     hand.njmax = hand.nconmax = -1
@@ -61,13 +64,15 @@ def _stock_hand_spec(mount_pos, mount_euler, moving: bool) -> mujoco.MjSpec:
         for joint in MOUNT_JOINTS:
             mount.add_joint(
                 name=f"robot_{joint.name}",
-                type=mujoco.mjtJoint.mjJNT_SLIDE if joint.kind == "slide" else mujoco.mjtJoint.mjJNT_HINGE,
+                type=mujoco.mjtJoint.mjJNT_SLIDE
+                if joint.kind == "slide"
+                else mujoco.mjtJoint.mjJNT_HINGE,
                 axis=joint.axis,
                 damping=joint.damping,
                 range=[-1.0, 1.0],
                 # MuJoCo 2.0 ignored `range` without `limited`; autolimits would clamp to +-1.
                 limited=mujoco.mjtLimited.mjLIMITED_FALSE,
-            )  # fmt: skip
+            )
     return hand
 
 
@@ -98,7 +103,10 @@ def _add_object_assets(spec: mujoco.MjSpec, obj: str) -> None:
 def _shape(obj: str, hidden: bool = False) -> dict:
     """Geom type and size of each object (the stock manipulate_* geometry)."""
     if obj == "egg":
-        return {"type": mujoco.mjtGeom.mjGEOM_ELLIPSOID, "size": [0.029, 0.029, 0.03] if hidden else [0.03, 0.03, 0.04]}  # fmt: skip
+        return {
+            "type": mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+            "size": [0.029, 0.029, 0.03] if hidden else [0.03, 0.03, 0.04],
+        }
     if obj == "block":
         half = 0.024 if hidden else 0.025
         return {"type": mujoco.mjtGeom.mjGEOM_BOX, "size": [half] * 3}
@@ -136,7 +144,9 @@ def _add_body(spec: mujoco.MjSpec, obj: str, name: str, pos, suffix: str, is_tar
         alpha = 0.5 if is_target else 1.0
         for end, z, rgba in (("top", 0.1, [1, 0, 0, alpha]), ("bottom", -0.1, [0, 1, 0, alpha])):
             body.add_site(name=f"{name}{suffix}:{end}", pos=[0, 0, z], size=[0.0081] * 3, rgba=rgba)
-    body.add_joint(name=f"{name}{suffix}:joint", type=mujoco.mjtJoint.mjJNT_FREE, damping=_FREE_JOINT_DAMPING)
+    body.add_joint(
+        name=f"{name}{suffix}:joint", type=mujoco.mjtJoint.mjJNT_FREE, damping=_FREE_JOINT_DAMPING
+    )
     return body
 
 
@@ -189,7 +199,9 @@ def build_two_hand_spec(family: Family, obj: str) -> mujoco.MjSpec:
         pos=[0, 1, 4],
         dir=[0, 0, -1],
     )
-    spec.worldbody.add_site(name="centre-point", pos=family.camera_lookat, size=[0.05] * 3, rgba=[1, 0, 0, 0])  # fmt: skip
+    spec.worldbody.add_site(
+        name="centre-point", pos=family.camera_lookat, size=[0.05] * 3, rgba=[1, 0, 0, 0]
+    )
 
     if family.moving_hands:
         for suffix in ("_2", ""):  # the original lists hand 2's mount actuators first

@@ -55,7 +55,9 @@ class Simulation:
                 f"(from {type(action).__name__})"
             )
         if not np.all(np.isfinite(array)):
-            raise ValueError(f"action must be finite, got NaN or inf at {np.flatnonzero(~np.isfinite(array)).tolist()}")  # fmt: skip
+            raise ValueError(
+                f"action must be finite, got NaN or inf at {np.flatnonzero(~np.isfinite(array)).tolist()}"
+            )
         return array
 
     def ctrl_from_actions(self, actions: np.ndarray) -> np.ndarray:

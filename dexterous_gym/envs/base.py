@@ -35,9 +35,16 @@ class DexterousMujocoEnv(gym.Env):
         init_kwargs: dict[str, Any],
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")  # fmt: skip
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
         if int(n_substeps) < 1:
             raise ValueError(f"n_substeps must be a positive integer, got {n_substeps!r}")
+        if int(width) < 1 or int(height) < 1:
+            raise ValueError(f"width and height must be positive, got {width}x{height}")
+        # The offscreen framebuffer must hold the requested frame (MuJoCo's default is 640x480).
+        model.vis.global_.offwidth = int(width)
+        model.vis.global_.offheight = int(height)
         self.sim = Simulation(model, n_substeps)
         self.model, self.data = self.sim.model, self.sim.data
         self.render_mode = render_mode

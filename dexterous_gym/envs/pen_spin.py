@@ -69,7 +69,12 @@ class PenSpinEnv(DexterousMujocoEnv):
             width,
             height,
             # gym's HandEnv camera: looking at the palm
-            camera={"distance": 0.5, "azimuth": 55.0, "elevation": -25.0, "lookat": np.array([1.0, 0.96, 0.14])},  # fmt: skip
+            camera={
+                "distance": 0.5,
+                "azimuth": 55.0,
+                "elevation": -25.0,
+                "lookat": np.array([1.0, 0.96, 0.14]),
+            },
             init_kwargs=init_kwargs,
         )
         nq = model.nq

@@ -32,7 +32,9 @@ def _check_box(value, name: str) -> tuple:
     if array.shape == (3, 2):  # the original's [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]]
         array = array.T
     if array.shape != (2, 3) or not np.all(np.isfinite(array)) or np.any(array[0] > array[1]):
-        raise ValueError(f"{name} must be [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]] with lo <= hi, got {value!r}")  # fmt: skip
+        raise ValueError(
+            f"{name} must be [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]] with lo <= hi, got {value!r}"
+        )
     return tuple(map(tuple, array))
 
 
@@ -72,7 +74,9 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
         init_kwargs.pop("__class__", None)
         if isinstance(task, str):
             if task not in TASKS_BY_ID:
-                raise ValueError(f"task must be a two-hand env ID such as 'EggHandOver-v0', got {task!r}; see dexterous_gym.tasks.TASKS_BY_ID")  # fmt: skip
+                raise ValueError(
+                    f"task must be a two-hand env ID such as 'EggHandOver-v0', got {task!r}; see dexterous_gym.tasks.TASKS_BY_ID"
+                )
             task = TASKS_BY_ID[task]
         if task.family not in FAMILIES or task.object not in OBJECTS:
             raise ValueError(f"task has an unknown family or object: {task!r}")
@@ -80,8 +84,13 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
         if reward_type not in REWARD_TYPES:
             raise ValueError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
         if target_rotation not in TARGET_ROTATIONS:
-            raise ValueError(f"target_rotation must be one of {TARGET_ROTATIONS}, got {target_rotation!r}")  # fmt: skip
-        for name, value in (("distance_threshold", distance_threshold), ("rotation_threshold", rotation_threshold)):  # fmt: skip
+            raise ValueError(
+                f"target_rotation must be one of {TARGET_ROTATIONS}, got {target_rotation!r}"
+            )
+        for name, value in (
+            ("distance_threshold", distance_threshold),
+            ("rotation_threshold", rotation_threshold),
+        ):
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
@@ -89,14 +98,24 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
         self.family = family = FAMILIES[task.family]
         self.reward_type = reward_type
         self.target_rotation = target_rotation
-        self.target_range_1 = _check_box(target_range_1 if target_range_1 is not None else family.target_range_1, "target_range_1")  # fmt: skip
-        self.target_range_2 = _check_box(target_range_2 if target_range_2 is not None else family.target_range_2, "target_range_2")  # fmt: skip
+        self.target_range_1 = _check_box(
+            target_range_1 if target_range_1 is not None else family.target_range_1,
+            "target_range_1",
+        )
+        self.target_range_2 = _check_box(
+            target_range_2 if target_range_2 is not None else family.target_range_2,
+            "target_range_2",
+        )
         self.distance_threshold = float(distance_threshold)
         self.rotation_threshold = float(rotation_threshold)
-        self.dist_multiplier = float(family.dist_multiplier if dist_multiplier is None else dist_multiplier)  # fmt: skip
+        self.dist_multiplier = float(
+            family.dist_multiplier if dist_multiplier is None else dist_multiplier
+        )
         self.reward_prefactor = family.reward_prefactor
         self.randomise_initial_rotation = (
-            task.randomise_initial_rotation if randomise_initial_rotation is None else bool(randomise_initial_rotation)  # fmt: skip
+            task.randomise_initial_rotation
+            if randomise_initial_rotation is None
+            else bool(randomise_initial_rotation)
         ) and not family.fixed_start  # the Overarm reset ignores the flag, as the original
         self.n_objects = 2 if family.two_objects else 1
 
@@ -162,12 +181,16 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
         ignore = self.target_rotation == "ignore"
         if self.reward_type == "sparse":
             return self.compute_success(achieved_goal, desired_goal) - 1.0
-        return goals.dense_reward(achieved_goal, desired_goal, self.reward_prefactor, self.dist_multiplier, ignore)  # fmt: skip
+        return goals.dense_reward(
+            achieved_goal, desired_goal, self.reward_prefactor, self.dist_multiplier, ignore
+        )
 
     def compute_success(self, achieved_goal, desired_goal) -> np.ndarray:
         """1.0 where every object is within 0.01 m and 0.1 rad of its goal (any batch shape)."""
         ignore = self.target_rotation == "ignore"
-        return goals.success(achieved_goal, desired_goal, self.distance_threshold, self.rotation_threshold, ignore)  # fmt: skip
+        return goals.success(
+            achieved_goal, desired_goal, self.distance_threshold, self.rotation_threshold, ignore
+        )
 
     def compute_terminated(self, achieved_goal, desired_goal, info=None) -> bool:
         return False  # the original never terminates; TimeLimit truncates at 75 steps
@@ -205,7 +228,9 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
             if self._reset_sim():
                 break
         else:
-            raise RuntimeError(f"{self.task.env_id}: the simulation diverged in {MAX_RESET_TRIES} resets in a row")  # fmt: skip
+            raise RuntimeError(
+                f"{self.task.env_id}: the simulation diverged in {MAX_RESET_TRIES} resets in a row"
+            )
         self._elapsed_steps = 0
         self.goal = self._sample_goal()
         self._place_targets()
@@ -236,9 +261,9 @@ class TwoHandsEnv(DexterousMujocoEnv, GoalEnv):
         target_rotation. Draw order as the original: positions first, then rotations."""
         rng = self.np_random
         position = self.data.qpos[self._object_qpos[:3]]
-        far_first = np.linalg.norm(position - goals.box_centre(self.target_range_1)) > np.linalg.norm(
-            position - goals.box_centre(self.target_range_2)
-        )  # fmt: skip
+        far_first = np.linalg.norm(
+            position - goals.box_centre(self.target_range_1)
+        ) > np.linalg.norm(position - goals.box_centre(self.target_range_2))
         boxes = (self.target_range_1, self.target_range_2)
         if not far_first:
             boxes = boxes[::-1]
