@@ -1,0 +1,115 @@
+"""TOPDM / MPPI settings, and the named presets as data.
+
+Parameter names follow the fact sheet (``/work/shared/reference/baselines_algorithms.md`` §1.2):
+H = ``horizon``, N = ``n_samples``, rho = ``frac_best``, K0 = ``k0``, sigma0 = ``init_noise``,
+beta, sigma_l = ``later_noise``, p_l = ``later_noise_frac``, f_forget = ``forget_frac``,
+f_prev = ``init_frac_prev``, lambda = ``tau_scaler``, L = ``traj_len``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TopdmConfig:
+    """One planner configuration (TOPDM, plus the MPPI settings used with ``--mppi``)."""
+
+    horizon: int = 20
+    n_samples: int = 1000
+    frac_best: float = 0.05
+    k0: int = 20
+    init_noise: float = 0.9
+    beta: float = 0.7
+    later_noise: float = 0.3
+    later_noise_frac: float = 0.3
+    forget_frac: float = 0.0
+    init_frac_prev: float = 1.0
+    tau_scaler: float = 1.0
+    sum_rewards: bool = True
+    success_bonus: bool = True  # ignored (no bonus) on envs without success (PenSpin)
+    traj_len: int = 50
+    anneal: bool = True
+    # MPPI (PDDM style, fact sheet 1.8); gamma and sigma are NOT tuned values from the paper
+    mppi_sigma: float = 0.3
+    mppi_beta: float = 0.7
+    mppi_gamma: float = 10.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "horizon": self.horizon >= 1,
+            "n_samples": self.n_samples >= 1,
+            "frac_best": 0 < self.frac_best <= 1 and int(self.frac_best * self.n_samples) >= 1,
+            "k0": self.k0 >= 1,
+            "traj_len": self.traj_len >= 1,
+            "beta": 0 <= self.beta <= 1,
+            "later_noise_frac": 0 <= self.later_noise_frac <= 1,
+            "forget_frac": 0 <= self.forget_frac <= 1,
+            "init_frac_prev": 0 <= self.init_frac_prev <= 1,
+            "mppi_beta": 0 <= self.mppi_beta <= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid {name}={getattr(self, name)!r} in TopdmConfig")
+
+    @property
+    def n_elites(self) -> int:
+        return int(self.frac_best * self.n_samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TopdmConfig:
+        return cls(**data)
+
+
+# HEAD defaults (fact sheet 1.2): K0 = 20, f_forget = 0.0.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # the Sep-2020 (arXiv v1) defaults
+    "paper_k40": {"k0": 40, "forget_frac": 0.3},
+    # fact sheet 5.1 (b): reduced budget, report as such
+    "reduced": {"n_samples": 200, "k0": 10, "horizon": 20},
+    # runs in seconds; for tests only
+    "smoke": {"n_samples": 20, "frac_best": 0.1, "k0": 2, "horizon": 3, "traj_len": 3},
+}
+
+# Per-env settings of example_experiments.sh (fact sheet 1.5), applied to the paper presets.
+PAPER_ENV_OVERRIDES: dict[str, dict[str, Any]] = {
+    "TwoEggCatchUnderArm-v0": {"n_samples": 2000, "k0": 80},
+    "PenSpin-v0": {"n_samples": 4000, "k0": 80, "traj_len": 250},
+}
+
+
+def make_config(preset: str, env_id: str, **overrides: Any) -> TopdmConfig:
+    """The preset's config for ``env_id`` (paper presets take the per-env settings of 1.5)."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    values: dict[str, Any] = {}
+    if preset.startswith("paper"):
+        values.update(PAPER_ENV_OVERRIDES.get(env_id, {}))
+    values.update(PRESETS[preset])
+    if preset.startswith("paper") and env_id in PAPER_ENV_OVERRIDES:
+        values["k0"] = PAPER_ENV_OVERRIDES[env_id].get("k0", values.get("k0", 20))
+    if env_id == "PenSpin-v0" and preset == "reduced":
+        values["traj_len"] = 250
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TopdmConfig(**values)
+
+
+def iterations_at(t: int, k0: int, traj_len: int, anneal: bool = True) -> int:
+    """K(t) of fact sheet 1.4: falls linearly from about 2.5 K0 to K0/2 at L/2, then flat.
+
+    K0 is passed in explicitly (the original read it from a global planner that it had already
+    overwritten, fact sheet 1.6 item 5).
+    """
+    if not anneal:
+        return k0
+    k_min = k0 // 2
+    alloc = k0 * traj_len - k_min * traj_len
+    t_half = max(traj_len // 2, 1)
+    y0 = (2 * alloc) // t_half
+    return max(k_min, int(max(k_min + y0 - (y0 / t_half) * t, 1)))
