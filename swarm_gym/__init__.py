@@ -1,0 +1,53 @@
+"""FSM swarm: Future State Maximisation collective motion (Charlesworth & Turner, PNAS 2019).
+
+``import swarm_gym`` registers the Gymnasium environments ``FSMSwarm-v0`` and ``FSMFocal-v0``;
+``gym.make("swarm_gym:FSMSwarm-v0")`` works without the import. The simulator
+:class:`FSMSwarm` needs no Gymnasium. The PettingZoo wrapper (optional dependency) is
+:func:`parallel_env`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from swarm_gym.config import SwarmConfig
+from swarm_gym.decision import MOVES, Decision
+from swarm_gym.model import FSMSwarm
+from swarm_gym.steering import Steering
+
+__all__ = [
+    "ENV_SPECS",
+    "MOVES",
+    "Decision",
+    "FSMSwarm",
+    "Steering",
+    "SwarmConfig",
+    "parallel_env",
+    "register_envs",
+]
+
+#: The registered environments, as data.
+ENV_SPECS: tuple[dict[str, Any], ...] = (
+    {"id": "FSMSwarm-v0", "entry_point": "swarm_gym.envs:FSMSwarmEnv", "max_episode_steps": None},
+    {"id": "FSMFocal-v0", "entry_point": "swarm_gym.envs:FSMFocalEnv", "max_episode_steps": None},
+)
+
+
+def register_envs() -> None:
+    """Register every entry of :data:`ENV_SPECS` with Gymnasium (idempotent)."""
+    for spec in ENV_SPECS:
+        if spec["id"] not in gym.registry:
+            gym.register(**spec)
+
+
+def parallel_env(**kwargs: Any):
+    """The PettingZoo ``ParallelEnv`` view of :class:`swarm_gym.envs.FSMSwarmEnv` (needs the
+    ``pettingzoo`` extra)."""
+    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv
+
+    return FSMSwarmParallelEnv(**kwargs)
+
+
+register_envs()

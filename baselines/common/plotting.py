@@ -1,0 +1,209 @@
+"""Success rate against env steps, from one or more run folders.
+
+``python -m baselines.plot RUN_DIR [RUN_DIR ...] --out fig.png [--metric success_final]``
+
+Run folders are grouped by (env, algo) from their ``config.json``; each group is drawn as the mean
+over its runs (seeds) with a min-max (default) or +-1 std band, one panel per env. Runs of
+different lengths are averaged only over the runs that reached a given step. A folder that holds
+run folders (e.g. ``runs/her``) is expanded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from baselines.common.runfolder import CONFIG_FILE, METRICS_FILE, read_csv, read_json
+
+METRIC_LABELS = {
+    "success_final": "success rate (final step)",
+    "success_any": "success rate (any step)",
+    "mean_return": "evaluation return",
+}
+
+
+@dataclass
+class RunCurve:
+    """The evaluation history of one run folder."""
+
+    path: Path
+    env: str
+    algo: str
+    seed: int
+    steps: np.ndarray
+    metrics: dict[str, np.ndarray]
+
+
+@dataclass
+class GroupCurve:
+    """Mean and band of one (env, algo) group on a common step grid."""
+
+    env: str
+    algo: str
+    steps: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_runs: np.ndarray  # runs that reached each step
+
+
+def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run folders among ``paths``, expanding folders that contain run folders."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / CONFIG_FILE).exists():
+            found.append(path)
+            continue
+        children = sorted(p.parent for p in path.glob(f"*/{CONFIG_FILE}"))
+        if not children:
+            raise FileNotFoundError(f"{path} is not a run folder ({CONFIG_FILE} missing)")
+        found.extend(children)
+    return found
+
+
+def load_run(path: str | Path) -> RunCurve:
+    """Read ``config.json`` and ``metrics.csv`` of a run folder."""
+    path = Path(path)
+    config = read_json(path / CONFIG_FILE)
+    metrics_path = path / METRICS_FILE
+    rows = read_csv(metrics_path) if metrics_path.exists() else []
+    if not rows:
+        raise ValueError(f"{path} has no evaluations yet ({METRICS_FILE} empty or missing)")
+    steps = np.array([float(r["timesteps"]) for r in rows])
+    metrics = {
+        key: np.array([float(r[key]) for r in rows]) for key in rows[0] if key != "timesteps"
+    }
+    return RunCurve(
+        path=path,
+        env=str(config.get("env", "?")),
+        algo=str(config.get("algo", config.get("runner", "?"))),
+        seed=int(config.get("seed", 0)),
+        steps=steps,
+        metrics=metrics,
+    )
+
+
+def aggregate(runs: Sequence[RunCurve], metric: str, band: str = "minmax") -> GroupCurve:
+    """Interpolate ``runs`` onto the union of their evaluation steps and reduce over runs."""
+    if band not in ("minmax", "std"):
+        raise ValueError("band must be 'minmax' or 'std'")
+    grid = np.unique(np.concatenate([r.steps for r in runs]))
+    values = np.full((len(runs), grid.size), np.nan)
+    for i, run in enumerate(runs):
+        if metric not in run.metrics:
+            raise ValueError(f"{run.path}: no column {metric!r} in {METRICS_FILE}")
+        inside = (grid >= run.steps[0]) & (grid <= run.steps[-1])
+        values[i, inside] = np.interp(grid[inside], run.steps, run.metrics[metric])
+    counts = np.sum(~np.isnan(values), axis=0)
+    with warnings.catch_warnings():  # every grid step is covered by at least one run
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        if band == "minmax":
+            low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        else:
+            std = np.nanstd(values, axis=0)
+            low, high = mean - std, mean + std
+    return GroupCurve(runs[0].env, runs[0].algo, grid, mean, low, high, counts)
+
+
+def group_runs(runs: Sequence[RunCurve]) -> dict[tuple[str, str], list[RunCurve]]:
+    """Runs keyed by (env, algo), in first-seen order."""
+    groups: dict[tuple[str, str], list[RunCurve]] = defaultdict(list)
+    for run in runs:
+        groups[(run.env, run.algo)].append(run)
+    return dict(groups)
+
+
+def plot_runs(
+    run_dirs: Sequence[str | Path],
+    out: str | Path,
+    metrics: Sequence[str] = ("success_final",),
+    band: str = "minmax",
+    title: str | None = None,
+) -> list[GroupCurve]:
+    """Draw the figure to ``out`` and return the plotted group curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [load_run(p) for p in find_run_dirs(run_dirs)]
+    groups = group_runs(runs)
+    envs = list(dict.fromkeys(env for env, _ in groups))
+    ncols = min(3, len(envs))
+    nrows = math.ceil(len(envs) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False, sharey=True
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = ["-", "--", ":"]
+    curves: list[GroupCurve] = []
+    for (env, algo), members in groups.items():
+        ax = axes.flat[envs.index(env)]
+        colour = colours[sorted({a for _, a in groups}).index(algo) % len(colours)]
+        for k, metric in enumerate(metrics):
+            curve = aggregate(members, metric, band)
+            curves.append(curve)
+            label = f"{algo.upper()}+HER, {METRIC_LABELS.get(metric, metric)} (n={len(members)})"
+            ax.plot(curve.steps, curve.mean, styles[k % 3], color=colour, label=label)
+            if len(members) > 1:
+                ax.fill_between(curve.steps, curve.low, curve.high, color=colour, alpha=0.2)
+        ax.set_title(env)
+    for ax in axes.flat[: len(envs)]:
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        if "mean_return" not in metrics:
+            ax.set_ylim(-0.03, 1.03)
+    for ax in axes.flat[len(envs) :]:
+        ax.set_visible(False)
+    band_text = "min-max" if band == "minmax" else "±1 std"
+    axes.flat[0].set_ylabel(
+        METRIC_LABELS.get(metrics[0], metrics[0]) if len(metrics) == 1 else "success rate"
+    )
+    fig.suptitle(title or f"mean over seeds, shaded {band_text}", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return curves
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m baselines.plot``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.plot",
+        description="Plot success rate vs env steps (mean and band over seeds) from run folders.",
+    )
+    parser.add_argument("runs", nargs="+", help="run folders, or folders containing run folders")
+    parser.add_argument("--out", required=True, help="output image, e.g. fig.png")
+    parser.add_argument(
+        "--metric",
+        nargs="+",
+        choices=tuple(METRIC_LABELS),
+        default=["success_final"],
+        help="one or more metrics (drawn solid, dashed, dotted)",
+    )
+    parser.add_argument("--band", choices=("minmax", "std"), default="minmax")
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    try:
+        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    for c in curves:
+        print(
+            f"{c.env} {c.algo}: {int(c.n_runs.max())} run(s), last step {int(c.steps[-1])}, "
+            f"mean {c.mean[-1]:.3f} (band {c.low[-1]:.3f}-{c.high[-1]:.3f})"
+        )
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,251 @@
+"""Run folders: config, versions, metrics CSV, and atomic file writes.
+
+Every baseline CLI writes one folder per run::
+
+    RUN_DIR/
+      config.json       the arguments the run was started with (checked on --resume)
+      versions.json     python, package, torch, MuJoCo and gymnasium versions, git commit
+      metrics.csv       one row per evaluation (what the plotting command reads)
+      logs/             Stable-Baselines3 logger output: progress*.csv and TensorBoard events
+      checkpoints/      see :mod:`baselines.common.checkpoint`
+      final_model.zip, summary.json, videos/ ...
+
+Files that a crash must not corrupt are written with :func:`atomic_write`: the data goes to a
+temporary file in the same directory, is flushed to disk, and then ``os.replace`` moves it over the
+target in one step, so readers see either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+CONFIG_FILE = "config.json"
+VERSIONS_FILE = "versions.json"
+METRICS_FILE = "metrics.csv"
+
+# Distributions whose versions decide whether a result can be reproduced.
+_PACKAGES = (
+    "dexterous-gym",
+    "gymnasium",
+    "gymnasium-robotics",
+    "mujoco",
+    "numpy",
+    "torch",
+    "stable-baselines3",
+    "sb3-contrib",
+)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary sibling of ``path`` for writing; on success move it over ``path``.
+
+    If the body raises, the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], None]) -> None:
+    """Call ``writer(binary_file)`` and atomically install the result at ``path``.
+
+    Works with anything that accepts an open binary file, e.g. ``model.save`` and
+    ``model.save_replay_buffer`` of Stable-Baselines3.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # SB3's save helpers close the handle they are given, so fsync through a second descriptor.
+        with open(tmp, "wb") as handle:
+            writer(handle)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_open(path, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file, naming the file in the error if it is damaged."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the run folder is damaged") from err
+
+
+def git_commit(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """Return ``{"commit": sha, "dirty": bool}`` for the checkout holding this code, if any."""
+    cwd = Path(repo_dir) if repo_dir else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        if sha.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def collect_versions() -> dict[str, Any]:
+    """Versions of python, the key packages, torch's build and the git commit."""
+    packages: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = None
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+        "git": git_commit(),
+    }
+    try:
+        import torch
+
+        info["torch"] = {
+            "version": torch.__version__,
+            "cuda": torch.version.cuda,
+            "num_threads": torch.get_num_threads(),
+        }
+    except ImportError:
+        pass
+    return info
+
+
+def append_csv_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None:
+    """Append ``row`` to a CSV file, writing the header first if the file is new.
+
+    An existing file keeps its column order; keys it has no column for are an error.
+    """
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    fieldnames = list(row)
+    if not new:
+        with open(path, newline="") as handle:
+            fieldnames = next(csv.reader(handle))
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    rows: Sequence[Mapping[str, Any]],
+    fieldnames: Sequence[str] | None = None,
+) -> None:
+    """(Re)write a whole CSV file atomically; used to roll metrics back to a checkpoint."""
+    with atomic_open(path, "w") as handle:
+        if rows:
+            names = list(fieldnames) if fieldnames else list(rows[0])
+            writer = csv.DictWriter(handle, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Read a CSV file into a list of row dicts (values stay strings)."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class ConfigMismatchError(ValueError):
+    """Raised when ``--resume`` is asked to continue a run with different settings."""
+
+
+def check_config_matches(
+    saved: Mapping[str, Any], current: Mapping[str, Any], ignore: Sequence[str] = ()
+) -> None:
+    """Raise :class:`ConfigMismatchError` listing every setting that differs, except ``ignore``."""
+    keys = (set(saved) | set(current)) - set(ignore)
+    diffs = [
+        f"  --{key.replace('_', '-')}: run has {saved.get(key)!r}, now {current.get(key)!r}"
+        for key in sorted(keys)
+        if saved.get(key) != current.get(key)
+    ]
+    if diffs:
+        raise ConfigMismatchError(
+            "cannot --resume: the settings differ from the ones the run was started with:\n"
+            + "\n".join(diffs)
+            + "\nPass the original settings, or start a new run in another --out folder."
+        )
+
+
+def prepare_run_folder(
+    out: str | os.PathLike[str],
+    config: Mapping[str, Any],
+    resume: bool,
+    resume_ignore: Sequence[str] = (),
+) -> Path:
+    """Create (or, with ``resume``, validate) a run folder and write config and versions.
+
+    A new run refuses a folder that already holds a run, so finished work is never overwritten.
+    On resume the saved config must match ``config`` apart from the keys in ``resume_ignore``.
+    """
+    run_dir = Path(out)
+    config_path = run_dir / CONFIG_FILE
+    if resume:
+        if not config_path.exists():
+            raise FileNotFoundError(
+                f"--resume: {run_dir} holds no run ({CONFIG_FILE} missing); "
+                "start it without --resume"
+            )
+        check_config_matches(read_json(config_path), config, ignore=resume_ignore)
+    elif config_path.exists():
+        raise FileExistsError(
+            f"--out {run_dir} already holds a run; "
+            "pass --resume to continue it or choose a new folder"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_json(config_path, dict(config))
+    versions_path = run_dir / VERSIONS_FILE
+    if resume and versions_path.exists():
+        previous = read_json(versions_path)
+        history = previous.pop("previous_sessions", [])
+        current = collect_versions()
+        current["previous_sessions"] = [*history, previous]
+        write_json(versions_path, current)
+    else:
+        write_json(versions_path, collect_versions())
+    return run_dir

@@ -1,0 +1,29 @@
+"""Process setup shared by the training CLIs: torch threads and headless rendering.
+
+Seeding uses Stable-Baselines3's ``set_random_seed`` (python, numpy, torch) and env ``seed``s.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def configure_rendering() -> None:
+    """Pick MuJoCo's EGL backend on a headless machine, unless the user chose one.
+
+    Must run before ``mujoco`` (or an env package importing it) is imported for rendering to work.
+    """
+    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["MUJOCO_GL"] = "egl"
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+def configure_torch(num_threads: int = 1) -> None:
+    """Limit torch's intra-op threads.
+
+    Small MLP updates gain nothing from several threads and lose a lot to contention: one thread
+    was about 5x faster than the default on a 2-core machine.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(num_threads)))

@@ -1,0 +1,264 @@
+"""The HER runner: Stable-Baselines3's HerReplayBuffer with DDPG, TD3 or SAC, in a run folder.
+
+Read top to bottom: build envs -> build or restore the model -> callbacks -> learn -> final
+evaluation, model, checkpoint and video. Everything reproducibility needs is in the run folder
+(see ``baselines.common.runfolder``); ``--resume`` restarts from ``checkpoints/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+
+from baselines.common.callbacks import (
+    CheckpointCallback,
+    GoalEvalCallback,
+    TqdmCallback,
+    WallClock,
+)
+from baselines.common.checkpoint import (
+    latest_checkpoint,
+    load_vecnormalize,
+    restore_model,
+)
+from baselines.common.envs import GOAL_KEYS, episode_length, make_goal_env
+from baselines.common.logger import make_logger
+from baselines.common.runfolder import (
+    METRICS_FILE,
+    atomic_write,
+    prepare_run_folder,
+    write_csv,
+    write_json,
+)
+from baselines.common.runtime import configure_torch
+from baselines.common.video import record_episode, write_video
+from baselines.her.config import RESUME_MAY_CHANGE, resolve_hyperparameters
+
+ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
+EVAL_SEED_OFFSET = 10_000
+
+
+def log(message: str, verbose: int = 1) -> None:
+    if verbose:
+        print(f"[her] {message}", file=sys.stderr, flush=True)
+
+
+def make_envs(
+    env_id: str, n_envs: int, seed: int, normalize: bool, training: bool
+) -> tuple[VecEnv, VecNormalize | None]:
+    """A Monitor-wrapped DummyVecEnv, with an observation normaliser on top when asked."""
+    make_goal_env(env_id).close()  # fail early with a clear message if the ID is no goal env
+    venv: VecEnv = make_vec_env(env_id, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    if not normalize:
+        return venv, None
+    vecnorm = VecNormalize(
+        venv,
+        training=training,
+        norm_obs=True,
+        norm_reward=False,
+        clip_obs=5.0,
+        epsilon=1e-4,  # ~ baselines' norm_eps 0.01 on the standard deviation
+        norm_obs_keys=list(GOAL_KEYS),
+    )
+    return vecnorm, vecnorm
+
+
+def build_model(args: argparse.Namespace, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
+    """A fresh SB3 model with a HerReplayBuffer and the resolved hyperparameters."""
+    kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
+    kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    if "action_noise_sigma" in hp and hp["action_noise_sigma"] > 0:
+        n_actions = env.action_space.shape[-1]
+        kwargs["action_noise"] = NormalActionNoise(
+            np.zeros(n_actions), hp["action_noise_sigma"] * np.ones(n_actions)
+        )
+    return ALGO_CLASSES[args.algo](
+        "MultiInputPolicy",
+        env,
+        replay_buffer_class=HerReplayBuffer,
+        seed=args.seed,
+        device=args.device,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def save_final_artefacts(
+    run_dir: Path,
+    model: OffPolicyAlgorithm,
+    args: argparse.Namespace,
+    vecnorm: VecNormalize | None,
+) -> Path | None:
+    """``final_model.zip`` (+ normaliser) and a video of one deterministic evaluation episode."""
+    atomic_write(run_dir / "final_model.zip", model.save)
+    if vecnorm is not None:
+        atomic_write(run_dir / "final_vecnormalize.pkl", lambda h: pickle.dump(vecnorm, h))
+    if not args.video:
+        return None
+    try:
+        env = make_goal_env(args.env, render_mode="rgb_array")
+    except Exception as err:  # rendering is optional; never lose a finished run over it
+        warnings.warn(f"no video: cannot create a rendering env ({err})", stacklevel=2)
+        return None
+    try:
+
+        def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+            if vecnorm is not None:
+                obs = vecnorm.normalize_obs(obs)
+            action, _ = model.predict(obs, deterministic=True)
+            return action
+
+        frames, summary = record_episode(env, policy, seed=args.seed + EVAL_SEED_OFFSET)
+        fps = int(env.metadata.get("render_fps", 25) or 25)
+        path = write_video(frames, run_dir / "videos" / "eval_episode", fps=fps)
+        write_json(run_dir / "videos" / "eval_episode.json", summary)
+        return path
+    except Exception as err:
+        warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
+        return None
+    finally:
+        env.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume) one HER run as described by ``args``; returns the summary."""
+    verbose = args.verbose
+    configure_torch(args.threads)
+    episode_steps = episode_length(args.env)
+    hp = resolve_hyperparameters(args, episode_steps)
+    config = {**vars(args), "runner": "baselines.her", "episode_steps": episode_steps}
+    run_dir = prepare_run_folder(args.out, config, args.resume, resume_ignore=RESUME_MAY_CHANGE)
+    if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
+        write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
+    algo_cls = ALGO_CLASSES[args.algo]
+
+    ckpt = latest_checkpoint(run_dir) if args.resume else None
+    start = ckpt.num_timesteps if ckpt else 0
+    if start > args.timesteps:
+        raise ValueError(
+            f"--timesteps {args.timesteps} is below the checkpoint's {start} steps; "
+            "pass a larger total to extend the run"
+        )
+    state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
+    history: list[dict[str, Any]] = list(state.get("eval_history", []))
+    sessions: list[dict[str, Any]] = list(state.get("sessions", []))
+    clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
+
+    # Each session gets its own env seeds so a resumed run does not replay the same goals.
+    env_seed = args.seed + start
+    set_random_seed(env_seed)
+    if ckpt is not None and ckpt.vecnormalize_path is not None:
+        base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
+        train_env: VecEnv = load_vecnormalize(ckpt.vecnormalize_path, base, training=True)
+        vecnorm: VecNormalize | None = train_env  # type: ignore[assignment]
+    else:
+        train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
+    eval_env, _ = make_envs(
+        args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False
+    )
+
+    if ckpt is not None:
+        log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
+        model = restore_model(algo_cls, ckpt, train_env, device=args.device)
+        model.set_random_seed(env_seed)
+        # The metrics file may hold evaluations made after the checkpoint: roll it back.
+        write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
+    else:
+        if args.resume:
+            log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
+            history, sessions = [], []
+            (run_dir / METRICS_FILE).unlink(missing_ok=True)
+        model = build_model(args, hp, train_env)
+    model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
+
+    sessions.append({"start_timesteps": start, "target_timesteps": args.timesteps})
+
+    def current_state() -> dict[str, Any]:
+        sessions[-1]["end_timesteps"] = int(model.num_timesteps)
+        sessions[-1]["wall_time_s"] = round(clock.session(), 2)
+        return {
+            "eval_history": eval_cb.history,
+            "wall_time_s": round(clock.total(), 2),
+            "sessions": sessions,
+            "target_timesteps": args.timesteps,
+        }
+
+    eval_cb = GoalEvalCallback(
+        eval_env,
+        eval_freq=args.eval_freq,
+        n_episodes=args.eval_episodes,
+        metrics_path=run_dir / METRICS_FILE,
+        clock=clock,
+        seed=args.seed + EVAL_SEED_OFFSET,
+        history=history,
+        verbose=verbose,
+    )
+    ckpt_cb = CheckpointCallback(
+        run_dir, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose
+    )
+    callbacks = [eval_cb, ckpt_cb]
+    if args.progress:
+        callbacks.append(TqdmCallback(args.timesteps, eval_cb))
+
+    remaining = args.timesteps - start
+    log(
+        f"{args.algo.upper()}+HER on {args.env}: steps {start} -> {args.timesteps}, "
+        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={args.n_envs}, out={run_dir}",
+        verbose,
+    )
+    if remaining > 0:
+        model.learn(
+            total_timesteps=remaining,
+            callback=CallbackList(callbacks),
+            reset_num_timesteps=False,
+            log_interval=10,
+        )
+    # learn() runs whole episodes, so it may overshoot the target by < one rollout.
+    for cb in (eval_cb, ckpt_cb):
+        cb.init_callback(model)
+        cb.num_timesteps = model.num_timesteps
+    evaluated = eval_cb.last is None or eval_cb.last["timesteps"] != model.num_timesteps
+    if evaluated:
+        eval_cb.evaluate()
+    if evaluated or ckpt_cb.last_saved != model.num_timesteps:
+        ckpt_cb.save()
+    video = save_final_artefacts(run_dir, model, args, vecnorm)
+
+    session_s = clock.session()
+    sessions = current_state()["sessions"]  # close this session's record at the true end
+    summary = {
+        "env": args.env,
+        "algo": args.algo,
+        "seed": args.seed,
+        "num_timesteps": int(model.num_timesteps),
+        "final_eval": eval_cb.last,
+        "best_success_final": max(r["success_final"] for r in eval_cb.history),
+        "best_success_any": max(r["success_any"] for r in eval_cb.history),
+        "wall_time_s": round(clock.total(), 1),
+        "sessions": sessions,
+        "session_steps_per_s": round((model.num_timesteps - start) / max(session_s, 1e-9), 1),
+        "video": str(video.relative_to(run_dir)) if video else None,
+    }
+    write_json(run_dir / "summary.json", summary)
+    train_env.close()
+    eval_env.close()
+    final = eval_cb.last or {}
+    log(
+        f"done: {model.num_timesteps} steps, success_final={final.get('success_final')}, "
+        f"success_any={final.get('success_any')}, wall {summary['wall_time_s']} s",
+        verbose,
+    )
+    return summary

@@ -1,0 +1,258 @@
+"""Gymnasium environments of the FSM swarm: ``FSMSwarm-v0`` (all agents controlled) and
+``FSMFocal-v0`` (one controlled agent among FSM-driven others).
+
+Both run the same :class:`swarm_gym.model.FSMSwarm`. After every ``reset`` and ``step`` the FSM
+decision for the new state is computed (one tree search per agent), so ``info["expert_action"]`` is
+available, and the reward of the next step (log of the number of distinct future visual states on
+the branch of the action taken, under the agent's internal ballistic model) is read from it.
+Stepping with ``info["expert_action"]`` reproduces :class:`FSMSwarm` with the same seed exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from swarm_gym.config import SwarmConfig, as_config
+from swarm_gym.model import FSMSwarm, unpack_bits, validate_actions
+from swarm_gym.render import render_frame
+from swarm_gym.rewards import agent_rewards, reachable_rewards, validate_reward_mode
+
+OTHERS_POLICIES = ("fsm", "ballistic", "random")
+
+
+def _check_common(max_steps: Any, render_mode: Any, modes: list[str]) -> None:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
+        raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
+
+
+class _SwarmEnvBase(gym.Env):
+    """Shared state handling of the two environments."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def _build(
+        self,
+        n_agents: int,
+        horizon: int,
+        max_steps: int,
+        reward_mode: str,
+        collision_reward: float,
+        render_mode: str | None,
+        config: SwarmConfig | None,
+        options: dict[str, Any],
+    ) -> None:
+        _check_common(max_steps, render_mode, self.metadata["render_modes"])
+        self.config = as_config(config, n_agents=n_agents, horizon=horizon, **options)
+        validate_reward_mode(reward_mode, self.config)
+        if not np.isfinite(collision_reward):
+            raise ValueError(f"collision_reward must be finite, got {collision_reward!r}")
+        self.max_steps = int(max_steps)
+        self.reward_mode = reward_mode
+        self.collision_reward = float(collision_reward)
+        self.render_mode = render_mode
+        self.swarm = FSMSwarm(config=self.config, seed=0)
+        self.swarm.collect_reachable = reward_mode == "empowerment_next"
+        self._prev_bits: np.ndarray | None = None
+
+    def _metrics_info(self) -> dict[str, Any]:
+        sw = self.swarm
+        info: dict[str, Any] = dict(sw.metrics())
+        info["positions"] = sw.positions
+        info["headings"] = sw.headings
+        info["speeds"] = sw.speeds
+        info["t"] = sw.t
+        return info
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame of the flock (agents and headings) when ``render_mode="rgb_array"``."""
+        if self.render_mode != "rgb_array":
+            return None
+        sw = self.swarm
+        return render_frame(sw._pos, sw._th, radius=self.config.radius, text=f"t={sw.t}")
+
+
+class FSMSwarmEnv(_SwarmEnvBase):
+    """All N agents controlled at once.
+
+    - action: ``MultiDiscrete([5] * N)``, moves in the order right, left, slow, keep, fast.
+    - observation: ``MultiBinary((N, 2, n_s))`` int8, [previous, current] egocentric visual states
+      (at reset the previous state equals the current one).
+    - reward: the mean over agents of the per-agent rewards ``info["rewards"]`` (``reward_mode``:
+      ``log_count`` (default), ``normalized``, ``regret``, ``soft``).
+    - info: ``expert_action`` (N,), ``fsm_counts`` (N, 5), ``expert_tied`` (N, 5), ``rewards``,
+      ``order_parameter``, ``mean_nn_distance``, ``opacity``, ``sensor_on_fraction``,
+      ``overlapping_pairs``, ``largest_cluster_fraction``, ``n_lost``, ``positions``, ``headings``,
+      ``speeds``, ``t``.
+    - ``terminated`` is always False; ``truncated`` at ``max_steps``.
+
+    Args:
+        n_agents, horizon: N and tau.
+        max_steps: episode length.
+        reward_mode, collision_reward: see :func:`swarm_gym.rewards.agent_rewards`.
+        render_mode: None or ``"rgb_array"``.
+        config: optional :class:`SwarmConfig`; ``**options`` override its fields.
+    """
+
+    def __init__(
+        self,
+        n_agents: int = 50,
+        horizon: int = 4,
+        max_steps: int = 1000,
+        reward_mode: str = "log_count",
+        collision_reward: float = -1.0,
+        render_mode: str | None = None,
+        config: SwarmConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self._build(n_agents, horizon, max_steps, reward_mode, collision_reward, render_mode,
+                    config, options)  # fmt: skip
+        n, n_s = self.config.n_agents, self.config.n_sensors
+        self.action_space = spaces.MultiDiscrete(np.full(n, 5, dtype=np.int64))
+        self.observation_space = spaces.MultiBinary((n, 2, n_s))
+
+    def _obs_info(self, rewards: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+        sw = self.swarm
+        bits = sw.visual_bits().astype(np.int8)
+        prev = bits if self._prev_bits is None else self._prev_bits
+        self._prev_bits = bits
+        obs = np.stack([prev, bits], axis=1)
+        dec = sw.decide()
+        info = self._metrics_info()
+        info["expert_action"] = dec.action.copy()
+        info["fsm_counts"] = dec.counts.copy()
+        info["expert_tied"] = dec.tied.copy()
+        if rewards is not None:
+            info["rewards"] = rewards
+        return obs, info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new episode: initial state from ``seed`` (section 1.3)."""
+        super().reset(seed=seed)
+        self.swarm.reset(rng=self.np_random)
+        self._prev_bits = None
+        return self._obs_info(None)
+
+    def step(self, action: Any):
+        """Apply one move per agent; raises ValueError for a bad action (state unchanged)."""
+        actions = validate_actions(action, self.config.n_agents)
+        dec = self.swarm.decide()
+        self.swarm.step(actions)
+        if self.reward_mode == "empowerment_next":
+            rewards = reachable_rewards(self.swarm.decide().reachable, self.collision_reward)
+        else:
+            rewards = agent_rewards(self.reward_mode, actions, dec.counts, dec.scores, self.config,
+                                    self.collision_reward)  # fmt: skip
+        obs, info = self._obs_info(rewards)
+        truncated = self.swarm.t >= self.max_steps
+        return obs, float(rewards.mean()), False, truncated, info
+
+
+class FSMFocalEnv(_SwarmEnvBase):
+    """One controlled agent (``focal``) among N - 1 others.
+
+    - action: ``Discrete(5)``; observation: ``MultiBinary(2 * n_s)`` int8, [previous, current].
+    - reward: the focal agent's reward (``reward_mode`` as in :class:`FSMSwarmEnv`).
+    - ``others_policy``: ``"fsm"`` (default), ``"ballistic"`` (keep speed and heading) or
+      ``"random"`` (uniform moves from the env generator).
+    - ``lost_steps``: if set, terminate when the focal agent has seen nothing (all sensors off) for
+      that many consecutive steps.
+    - info: ``expert_action`` (int), ``fsm_counts`` (5,), ``expert_tied`` (5,), plus the swarm
+      metrics, positions, headings and speeds.
+    """
+
+    def __init__(
+        self,
+        n_agents: int = 50,
+        horizon: int = 4,
+        focal: int = 0,
+        others_policy: str = "fsm",
+        max_steps: int = 1000,
+        reward_mode: str = "log_count",
+        collision_reward: float = -1.0,
+        lost_steps: int | None = None,
+        render_mode: str | None = None,
+        config: SwarmConfig | None = None,
+        **options: Any,
+    ) -> None:
+        if others_policy not in OTHERS_POLICIES:
+            raise ValueError(
+                f"others_policy must be one of {OTHERS_POLICIES}, got {others_policy!r}"
+            )
+        if lost_steps is not None and (not isinstance(lost_steps, int) or lost_steps < 1):
+            raise ValueError(f"lost_steps must be None or an int >= 1, got {lost_steps!r}")
+        self._build(n_agents, horizon, max_steps, reward_mode, collision_reward, render_mode,
+                    config, options)  # fmt: skip
+        if isinstance(focal, bool) or not isinstance(focal, int) or not 0 <= focal < n_agents:
+            raise ValueError(f"focal must be an agent index in 0..{n_agents - 1}, got {focal!r}")
+        self.focal = focal
+        self.others_policy = others_policy
+        self.lost_steps = lost_steps
+        self._blind = 0
+        self.action_space = spaces.Discrete(5)
+        self.observation_space = spaces.MultiBinary(2 * self.config.n_sensors)
+
+    def _active(self) -> np.ndarray:
+        active = np.zeros(self.config.n_agents, dtype=np.bool_)
+        if self.others_policy == "fsm":
+            active[:] = True
+        active[self.focal] = True
+        return active
+
+    def _obs_info(self, reward: float | None) -> tuple[np.ndarray, dict[str, Any]]:
+        sw = self.swarm
+        bits = unpack_bits(sw.visual()[0][self.focal], self.config.n_sensors).astype(np.int8)
+        prev = bits if self._prev_bits is None else self._prev_bits
+        self._prev_bits = bits
+        dec = sw.decide(self._active())
+        info = self._metrics_info()
+        info["expert_action"] = int(dec.action[self.focal])
+        info["fsm_counts"] = dec.counts[self.focal].copy()
+        info["expert_tied"] = dec.tied[self.focal].copy()
+        if reward is not None:
+            info["reward"] = reward
+        return np.concatenate([prev, bits]), info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new episode."""
+        super().reset(seed=seed)
+        self.swarm.reset(rng=self.np_random)
+        self._prev_bits = None
+        self._blind = 0
+        return self._obs_info(None)
+
+    def step(self, action: Any):
+        """Apply the focal agent's move; the others move by ``others_policy``."""
+        if not self.action_space.contains(action) and not (
+            isinstance(action, int | np.integer) and 0 <= int(action) < 5
+        ):
+            raise ValueError(f"action must be an int in 0..4, got {action!r}")
+        action = int(action)
+        sw = self.swarm
+        dec = sw.decide(self._active())
+        n = self.config.n_agents
+        if self.others_policy == "fsm":
+            actions = dec.action.copy()
+        elif self.others_policy == "ballistic":
+            actions = np.full(n, 3, dtype=np.int64)
+        else:
+            actions = self.np_random.integers(0, 5, size=n).astype(np.int64)
+        actions[self.focal] = action
+        sel = slice(self.focal, self.focal + 1)
+        if self.reward_mode != "empowerment_next":
+            reward = float(agent_rewards(self.reward_mode, actions[sel], dec.counts[sel],
+                                         dec.scores[sel], self.config, self.collision_reward)[0])  # fmt: skip
+        sw.step(actions)
+        if self.reward_mode == "empowerment_next":
+            reach = sw.decide(self._active()).reachable[sel]
+            reward = float(reachable_rewards(reach, self.collision_reward)[0])
+        obs, info = self._obs_info(reward)
+        self._blind = self._blind + 1 if not obs[self.config.n_sensors :].any() else 0
+        terminated = self.lost_steps is not None and self._blind >= self.lost_steps
+        truncated = sw.t >= self.max_steps
+        return obs, reward, bool(terminated), truncated, info

@@ -1,0 +1,328 @@
+"""Reproduce the FSM swarm's science and the steering results from the command line.
+
+    python -m swarm_gym.experiments reproduce --preset paper --out docs/results/swarm
+    python -m swarm_gym.experiments steer --preset paper --out docs/results/swarm
+
+``reproduce`` runs N = 50, tau = 4 for 1000 steps with 3 seeds (``paper``) and writes per-step
+metrics (CSV), a summary over steps 200-1000 (JSON), the order-parameter plot (PNG) and an animated
+GIF of the flock. ``steer`` runs the informed-agent experiments of :mod:`swarm_gym.steering`: a
+90-degree turn of the target direction and a waypoint path. ``smoke`` presets are small and fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swarm_gym import metrics as M
+from swarm_gym.model import FSMSwarm
+from swarm_gym.render import auto_view, render_frame
+from swarm_gym.steering import Steering
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "reproduce": {
+        "smoke": {"n_agents": 20, "horizon": 3, "steps": 60, "seeds": [0], "burn_in": 20,
+                  "gif_every": 3},
+        "paper": {"n_agents": 50, "horizon": 4, "steps": 1000, "seeds": [0, 1, 2], "burn_in": 200,
+                  "gif_every": 5},
+    },
+    "steer": {
+        "smoke": {"n_agents": 20, "horizon": 3, "seeds": [0], "strengths": [0.5],
+                  "fraction": 0.1, "turn_step": 20, "after": 40, "path_steps": 60,
+                  "waypoints": [[150, 50], [150, 150]], "reach": 30.0, "gif_every": 3},
+        "paper": {"n_agents": 50, "horizon": 4, "seeds": [0, 1, 2], "strengths": [0.0, 0.5, 1.0],
+                  "fraction": 0.1, "turn_step": 100, "after": 300, "path_steps": 700,
+                  "waypoints": [[350, 50], [350, 350], [50, 350], [50, 50]], "reach": 40.0,
+                  "gif_every": 5},
+    },
+}  # fmt: skip
+
+MOVE_NAMES = ("right", "left", "slow", "keep", "fast")
+
+
+def _versions() -> dict[str, str]:
+    import numba
+
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "machine": platform.machine()}  # fmt: skip
+
+
+def _frame_metrics(sw: FSMSwarm) -> dict[str, float]:
+    m = sw.metrics()
+    m["t"] = sw.t
+    return m
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step")
+
+
+def _save_gif(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
+    import imageio.v3 as iio
+
+    iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+
+
+def _correlation(sw: FSMSwarm) -> tuple[float, float]:
+    """(xi, L): zero crossing of C(r) and the largest pair distance, for the current frame."""
+    pos, vel = sw._pos, sw.velocities
+    r, c, _ = M.velocity_correlation(pos, vel, n_bins=20)
+    return M.zero_crossing(r, c), float(M.pair_distances(pos).max())
+
+
+def _summary(rows: list[dict[str, float]], burn_in: int) -> dict[str, Any]:
+    keys = [k for k in rows[0] if k != "t"]
+    sel = [r for r in rows if r["t"] >= burn_in]
+    return {k: {"mean": float(np.mean([r[k] for r in sel])),
+                "sd": float(np.std([r[k] for r in sel]))} for k in keys}  # fmt: skip
+
+
+def reproduce(preset: str, out: Path, gif: bool = True) -> dict[str, Any]:
+    """Run the reference model and write metrics, a plot and a GIF; return the summary."""
+    p = PRESETS["reproduce"][preset]
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"preset": preset, "params": p, "versions": _versions(), "seeds": {}}
+    phi_curves = {}
+    for seed in p["seeds"]:
+        sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed)
+        rows = [_frame_metrics(sw)]
+        moves = np.zeros(5, dtype=np.int64)
+        xi_over_l, frames = [], []
+        view = None
+        t0 = time.perf_counter()
+        bar = _progress(p["steps"], f"reproduce seed {seed}")
+        for _ in range(p["steps"]):
+            acts = sw.step()
+            if sw.t > p["burn_in"]:
+                moves += np.bincount(acts, minlength=5)
+            rows.append(_frame_metrics(sw))
+            if sw.t >= p["burn_in"] and sw.t % 10 == 0:
+                xi, length = _correlation(sw)
+                if np.isfinite(xi):
+                    xi_over_l.append(xi / length)
+            if gif and seed == p["seeds"][0] and sw.t % p["gif_every"] == 0:
+                c, h = auto_view(sw._pos, min_half=60.0)
+                view = (c, h if view is None else max(h, 0.97 * view[1]))
+                caption = f"t={sw.t}  phi={rows[-1]['order_parameter']:.3f}"
+                frames.append(render_frame(sw._pos, sw._th, size=320, view=view, text=caption))
+            bar.update(1)
+        bar.close()
+        wall = time.perf_counter() - t0
+        with open(out / f"reproduce_seed{seed}.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        summ = _summary(rows, p["burn_in"])
+        summ["order_parameter_t0"] = rows[0]["order_parameter"]
+        summ["move_mix"] = dict(zip(MOVE_NAMES, (moves / max(moves.sum(), 1)).round(4).tolist(),
+                                    strict=True))  # fmt: skip
+        summ["xi_over_L"] = {"mean": float(np.mean(xi_over_l)) if xi_over_l else float("nan"),
+                             "sd": float(np.std(xi_over_l)) if xi_over_l else float("nan"),
+                             "n_frames": len(xi_over_l)}  # fmt: skip
+        summ["seconds_per_step"] = wall / p["steps"]
+        result["seeds"][str(seed)] = summ
+        phi_curves[seed] = [r["order_parameter"] for r in rows]
+        if frames:
+            _save_gif(out / "flock.gif", frames)
+    phis = [result["seeds"][str(s)]["order_parameter"]["mean"] for s in p["seeds"]]
+    result["order_parameter_mean_over_seeds"] = float(np.mean(phis))
+    result["order_parameter_min_over_seeds"] = float(np.min(phis))
+    _plot_phi(out / "order_parameter.png", phi_curves, p["burn_in"])
+    (out / "reproduce_summary.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _plot_phi(path: Path, curves: dict[int, list[float]], burn_in: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
+    for seed, phi in curves.items():
+        ax.plot(phi, lw=0.8, label=f"seed {seed} (mean t>={burn_in}: "
+                f"{np.mean(phi[burn_in:]):.3f})")  # fmt: skip
+    ax.axvline(burn_in, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("order parameter $\\phi$")
+    ax.set_ylim(0.85, 1.0)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("FSM swarm, N=50, $\\tau$=4 (reference variant)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _mean_heading(th: np.ndarray) -> float:
+    return float(math.atan2(np.sin(th).sum(), np.cos(th).sum()))
+
+
+def _angle_diff(a: float, b: float) -> float:
+    return abs((a - b + math.pi) % (2 * math.pi) - math.pi)
+
+
+def _dist_to_path(p: np.ndarray, path: np.ndarray) -> float:
+    best = np.inf
+    for a, b in itertools.pairwise(path):
+        ab = b - a
+        t = np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0)
+        best = min(best, float(np.hypot(*(a + t * ab - p))))
+    return best
+
+
+def steer_turn(p: dict[str, Any], seed: int, strength: float) -> dict[str, Any]:
+    """Target direction 0 until ``turn_step``, then 90 degrees; 10% informed agents."""
+    st = Steering(fraction=p["fraction"], strength=strength, target_angle=0.0,
+                  turn_angle=math.pi / 2, turn_step=p["turn_step"], seed=seed)  # fmt: skip
+    sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed, steering=st)
+    total = p["turn_step"] + p["after"]
+    heading, phi = [], []
+    bar = _progress(total, f"turn seed {seed} strength {strength}")
+    for _ in range(total):
+        sw.step()
+        heading.append(_mean_heading(sw._th))
+        phi.append(M.order_parameter(sw._th))
+        bar.update(1)
+    bar.close()
+    target = math.pi / 2
+    after = range(p["turn_step"], total)
+    within = [t for t in after if _angle_diff(heading[t], target) < math.radians(20)]
+    reached = (within[0] + 1 - p["turn_step"]) if within else None
+    phi_after = np.array([phi[t] for t in after])
+    largest = M.largest_cluster(sw._pos)
+    return {
+        "seed": seed, "strength": strength,
+        "steps_to_within_20deg": reached,
+        "final_heading_error_deg": math.degrees(_angle_diff(heading[-1], target)),
+        "order_parameter_min_after_turn": float(phi_after.min()),
+        "order_parameter_mean_after_turn": float(phi_after.mean()),
+        "largest_cluster_fraction_end": len(largest) / p["n_agents"],
+        "informed_in_largest_cluster_end": int(np.isin(st.informed, largest).sum()),
+        "n_informed": len(st.informed),
+        "heading": heading, "phi": phi,
+    }  # fmt: skip
+
+
+def steer_path(p: dict[str, Any], seed: int, strength: float, frames: list | None):
+    """Informed agents aim at the active waypoint; the flock centre should follow the path."""
+    wp = np.asarray(p["waypoints"], dtype=np.float64)
+    st = Steering(fraction=p["fraction"], strength=strength, waypoints=wp, reach=p["reach"],
+                  seed=seed)  # fmt: skip
+    sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed, steering=st)
+    path = np.vstack([sw._pos.mean(axis=0), wp])
+    centres, phi = [sw._pos.mean(axis=0)], []
+    bar = _progress(p["path_steps"], f"path seed {seed} strength {strength}")
+    for _ in range(p["path_steps"]):
+        sw.step()
+        centres.append(sw._pos.mean(axis=0))
+        phi.append(M.order_parameter(sw._th))
+        if frames is not None and sw.t % p["gif_every"] == 0:
+            view = (np.array([200.0, 200.0]), 230.0)
+            frames.append(render_frame(sw._pos, sw._th, size=320, view=view, informed=st.informed,
+                                       waypoints=wp, active_waypoint=st.waypoint_index,
+                                       text=f"t={sw.t}"))  # fmt: skip
+        bar.update(1)
+        if st.done:
+            break
+    bar.close()
+    centres_arr = np.array(centres)
+    dev = [_dist_to_path(c, path) for c in centres_arr]
+    largest = M.largest_cluster(sw._pos)
+    return {
+        "seed": seed, "strength": strength,
+        "waypoints_reached": len(st.reached_at), "n_waypoints": len(wp),
+        "reached_at_step": list(st.reached_at),
+        "centre_path_deviation_mean": float(np.mean(dev)),
+        "centre_path_deviation_max": float(np.max(dev)),
+        "order_parameter_mean": float(np.mean(phi)),
+        "largest_cluster_fraction_end": len(largest) / p["n_agents"],
+        "centres": centres_arr.tolist(),
+    }  # fmt: skip
+
+
+def steer(preset: str, out: Path, gif: bool = True) -> dict[str, Any]:
+    """Run the turn and path experiments; write JSON, plots and a GIF; return the summary."""
+    p = PRESETS["steer"][preset]
+    out.mkdir(parents=True, exist_ok=True)
+    turns = [steer_turn(p, s, lam) for lam in p["strengths"] for s in p["seeds"]]
+    lam_path = max(p["strengths"])
+    frames: list[np.ndarray] = []
+    paths = [steer_path(p, s, lam_path, frames if (gif and i == 0) else None)
+             for i, s in enumerate(p["seeds"])]  # fmt: skip
+    if frames:
+        _save_gif(out / "steer_path.gif", frames)
+    _plot_steer(out / "steering.png", p, turns, paths)
+    strip = ("heading", "phi", "centres")
+    result = {
+        "preset": preset, "params": p, "versions": _versions(),
+        "turn": [{k: v for k, v in r.items() if k not in strip} for r in turns],
+        "path": [{k: v for k, v in r.items() if k not in strip} for r in paths],
+    }  # fmt: skip
+    (out / "steer_summary.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _plot_steer(path: Path, p, turns, paths) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=110)
+    for r in turns:
+        if r["seed"] != p["seeds"][0]:
+            continue
+        axes[0].plot(np.degrees(np.unwrap(r["heading"])), lw=0.9, label=f"λ={r['strength']}")
+        axes[1].plot(r["phi"], lw=0.8, label=f"λ={r['strength']}")
+    tgt = [0 if t < p["turn_step"] else 90 for t in range(p["turn_step"] + p["after"])]
+    axes[0].plot(tgt, "k--", lw=0.8, label="target")
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("mean heading (deg)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("order parameter")
+    axes[1].set_ylim(0.5, 1.0)
+    axes[1].legend(fontsize=7)
+    wp = np.asarray(p["waypoints"])
+    for r in paths:
+        c = np.asarray(r["centres"])
+        axes[2].plot(c[:, 0], c[:, 1], lw=0.9, label=f"seed {r['seed']}")
+    axes[2].plot(wp[:, 0], wp[:, 1], "o--", color="green", ms=5, lw=0.8, label="waypoints")
+    axes[2].set_aspect("equal")
+    axes[2].set_title("flock centre vs waypoints", fontsize=9)
+    axes[2].legend(fontsize=7)
+    axes[0].set_title(f"{int(100 * p['fraction'])}% informed, target turns 90°", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(prog="python -m swarm_gym.experiments", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("command", choices=["reproduce", "steer"])
+    ap.add_argument("--preset", choices=["smoke", "paper"], default="smoke")
+    ap.add_argument("--out", type=Path, default=Path("runs/swarm"))
+    ap.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
+    args = ap.parse_args(argv)
+    fn = reproduce if args.command == "reproduce" else steer
+    res = fn(args.preset, args.out, gif=not args.no_gif)
+    keep = {k: v for k, v in res.items() if k not in ("params", "versions")}
+    print(json.dumps(keep, indent=1)[:4000])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

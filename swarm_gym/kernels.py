@@ -1,0 +1,420 @@
+"""numba kernels of the FSM swarm: visual states, the future-state tree search, branch scores.
+
+The step is split into 5N independent tasks, one per (agent, first move), run with ``prange``.
+Each task walks its branch depth-first with an explicit stack and keeps its distinct visual states
+(packed into an int64, bit k = sensor k) in a small open-addressing hash set. All scratch memory is
+allocated once per task, never per node, and each task writes only its own output cell, so the
+result does not depend on the number of threads.
+
+No ``fastmath`` anywhere: the model's decisions depend on strict comparisons of float64 values and
+on the NaN behaviour of the reference (a NaN bearing skips an agent, a NaN in the slope-intercept
+swept test means "no collision"). ``error_model="numpy"`` gives IEEE division (x/0 = inf or NaN)
+instead of Python's ZeroDivisionError, as in the C++.
+
+Integer option codes (see :mod:`swarm_gym.config`): ``halfwidth`` 0 = atan, 1 = asin;
+``swept`` 0 = slope-intercept (reference), 1 = robust; ``count_mode`` 0 = all depths, 1 = leaf only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+TWO_PI = 2.0 * math.pi
+_HASH_MULT = 0x5BD1E9955BD1E995  # odd 64-bit multiplier (wraps as int64)
+_EMPTY = -1
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+
+
+@njit(**_JIT)
+def sensor_edges(n_s: int) -> np.ndarray:
+    """Sensor edges 0, w, 2w, ... accumulated by repeated addition of w = 2*pi/n_s (as the C++)."""
+    edges = np.empty(n_s + 1)
+    width = TWO_PI / n_s
+    edges[0] = 0.0
+    for k in range(n_s):
+        edges[k + 1] = edges[k] + width
+    return edges
+
+
+@njit(**_JIT)
+def ballistic_table(pos: np.ndarray, th: np.ndarray, tau: int, v0: float, dt: float):
+    """Positions of every agent after k = 0..tau straight steps at v0, accumulated step by step.
+
+    Returns ``(qx, qy, bx, by)``: ``qx[k, j]``, ``qy[k, j]`` and the one-step displacement
+    ``bx[j] = v0*dt*cos(th_j)``, ``by[j]`` used by the collision test's back-projection.
+    """
+    n = pos.shape[0]
+    qx = np.empty((tau + 1, n))
+    qy = np.empty((tau + 1, n))
+    bx = np.empty(n)
+    by = np.empty(n)
+    for j in range(n):
+        bx[j] = v0 * dt * math.cos(th[j])
+        by[j] = v0 * dt * math.sin(th[j])
+        qx[0, j] = pos[j, 0]
+        qy[0, j] = pos[j, 1]
+    for k in range(1, tau + 1):
+        for j in range(n):
+            qx[k, j] = qx[k - 1, j] + bx[j]
+            qy[k, j] = qy[k - 1, j] + by[j]
+    return qx, qy, bx, by
+
+
+@njit(**_JIT)
+def build_intervals(cx, cy, heading, qx, qy, skip, radius, halfwidth, lo, hi):
+    """Occupied angular pieces (within [0, 2*pi], relative to ``heading``) seen from (cx, cy).
+
+    Agent ``skip`` is ignored. Writes the pieces to ``lo``/``hi`` sorted by start and returns
+    their number. Implements section 1.4: counter-clockwise bearing from arccos plus the sign of the
+    cross product, the NaN skip (|argument| > 1 or d = 0), half-width atan(R/d) or asin(R/d), and
+    the split of pieces crossing 0 or 2*pi.
+    """
+    ch = math.cos(heading)
+    sh = math.sin(heading)
+    m = 0
+    for j in range(qx.shape[0]):
+        if j == skip:
+            continue
+        rx = qx[j] - cx
+        ry = qy[j] - cy
+        d = math.sqrt(rx * rx + ry * ry)
+        arg = (ch * rx + sh * ry) / d
+        # arccos would return NaN here (C++: the agent is skipped); also catches d == 0.
+        if not (arg <= 1.0 and arg >= -1.0):
+            continue
+        beta = math.acos(arg)
+        if ch * ry - sh * rx < 0.0:
+            beta = TWO_PI - beta
+        if halfwidth == 0:
+            w = math.atan(radius / d)
+        else:
+            w = math.asin(radius / d) if d > radius else 0.5 * math.pi
+        a = beta - w
+        b = beta + w
+        if a < 0.0:
+            lo[m] = 0.0
+            hi[m] = b
+            lo[m + 1] = TWO_PI + beta - w
+            hi[m + 1] = TWO_PI
+            m += 2
+        elif b > TWO_PI:
+            lo[m] = 0.0
+            hi[m] = beta + w - TWO_PI
+            lo[m + 1] = a
+            hi[m + 1] = TWO_PI
+            m += 2
+        else:
+            lo[m] = a
+            hi[m] = b
+            m += 1
+    # insertion sort by start (m is about 2N; the arrays are short)
+    for p in range(1, m):
+        a = lo[p]
+        b = hi[p]
+        q = p - 1
+        while q >= 0 and lo[q] > a:
+            lo[q + 1] = lo[q]
+            hi[q + 1] = hi[q]
+            q -= 1
+        lo[q + 1] = a
+        hi[q + 1] = b
+    return m
+
+
+@njit(**_JIT)
+def merge_intervals(lo, hi, m):
+    """Merge sorted pieces in place into disjoint intervals; returns their number.
+
+    Touching pieces are not merged (strict <), as in the C++; it does not change any fill.
+    """
+    if m == 0:
+        return 0
+    k = 0
+    for p in range(1, m):
+        if lo[p] < hi[k]:
+            if hi[p] > hi[k]:
+                hi[k] = hi[p]
+        else:
+            k += 1
+            lo[k] = lo[p]
+            hi[k] = hi[p]
+    return k + 1
+
+
+@njit(**_JIT)
+def key_from_intervals(lo, hi, nm, edges, threshold, fill):
+    """Pack the sensor bits of the merged intervals into an int64 (bit k = sensor k on).
+
+    A sensor is on iff |A ∩ sensor| / width > threshold. ``fill`` is scratch of length n_s.
+    """
+    n_s = edges.shape[0] - 1
+    width = TWO_PI / n_s
+    for k in range(n_s):
+        fill[k] = 0.0
+    for p in range(nm):
+        a = lo[p]
+        b = hi[p]
+        k0 = int(a / width)
+        if k0 >= n_s:
+            k0 = n_s - 1
+        k1 = int(b / width)
+        if k1 >= n_s:
+            k1 = n_s - 1
+        for k in range(k0, k1 + 1):
+            s = edges[k] if edges[k] > a else a
+            e = edges[k + 1] if edges[k + 1] < b else b
+            if e > s:
+                fill[k] += e - s
+    key = 0
+    for k in range(n_s):
+        if fill[k] / width > threshold:
+            key |= 1 << k
+    return key
+
+
+@njit(**_JIT)
+def collides(px, py, heading, u, k, qx, qy, bx, by, skip, radius, dt, swept, early_exit, cull2):
+    """Collision test of section 1.6 for an own end state (px, py) reached with speed ``u`` along
+    ``heading`` at depth ``k``, against the ballistic others ``qx[k]``, ``qy[k]``.
+
+    ``cull2`` is a squared end distance beyond which no swept collision is possible (an exact
+    shortcut: such an agent can trigger neither the early exit nor the swept test).
+    """
+    two_r = 2.0 * radius
+    four_r2 = 4.0 * radius * radius
+    ox = u * dt * math.cos(heading)
+    oy = u * dt * math.sin(heading)
+    ppx = px - ox
+    ppy = py - oy
+    n = qx.shape[1]
+    for j in range(n):
+        if j == skip:
+            continue
+        rx = qx[k, j] - px
+        ry = qy[k, j] - py
+        e2 = rx * rx + ry * ry
+        if e2 > cull2:
+            continue
+        if math.sqrt(e2) < two_r:
+            return True
+        rpx = (qx[k, j] - bx[j]) - ppx
+        rpy = (qy[k, j] - by[j]) - ppy
+        if early_exit and math.sqrt(rpx * rpx + rpy * rpy) < two_r:
+            return False
+        if swept == 0:
+            # slope-intercept form of the reference; NaN/inf (dx or dy == 0) detect nothing
+            m = (ry - rpy) / (rx - rpx)
+            c = ry - m * rx
+            sx = -c / (m + 1.0 / m)
+            sy = -sx / m
+            xmin = rpx if rpx < rx else rx
+            xmax = rx if rpx < rx else rpx
+            if xmin < sx and sx < xmax and sx * sx + sy * sy < four_r2:
+                return True
+        else:
+            dx = rx - rpx
+            dy = ry - rpy
+            dd = dx * dx + dy * dy
+            if dd > 0.0:
+                t = -(rpx * dx + rpy * dy) / dd
+                if t > 0.0 and t < 1.0:
+                    fx = rpx + t * dx
+                    fy = rpy + t * dy
+                    if fx * fx + fy * fy < four_r2:
+                        return True
+    return False
+
+
+@njit(**_JIT)
+def _set_insert(table, key, mask):
+    """Insert ``key`` into an open-addressing set; return 1 if it was new, else 0."""
+    h = ((key * _HASH_MULT) ^ (key >> 29)) & mask
+    while True:
+        cur = table[h]
+        if cur == _EMPTY:
+            table[h] = key
+            return 1
+        if cur == key:
+            return 0
+        h = (h + 1) & mask
+
+
+@njit(**_JIT)
+def _branch(
+    i, a0, px0, py0, th0, qx, qy, bx, by, params, iparams, edges, speeds, turns,
+    lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf,
+):  # fmt: skip
+    """Walk the branch of agent ``i`` rooted at first move ``a0``.
+
+    Returns ``(n_distinct, n_surviving, w, n_leaf)``: the number of distinct visual states counted
+    (depths 1..tau, or tau only in leaf mode), the number of surviving counted nodes, the number of
+    surviving depth-tau keys written to ``leaf`` (when ``iparams[8] == 1``), and, when
+    ``iparams[4] == 1`` (continuous model), W = (1 / (pi n)) * integral of c (n - c) over the
+    surviving counted nodes' occupancy functions.
+    """
+    radius, dt, threshold, cull2 = params[0], params[1], params[2], params[3]
+    tau, halfwidth, swept, count_mode, continuous, early_exit = (
+        iparams[0], iparams[1], iparams[2], iparams[3], iparams[4], iparams[5] == 1,
+    )  # fmt: skip
+    mask = table.shape[0] - 1
+    for p in range(table.shape[0]):
+        table[p] = _EMPTY
+    n_distinct = 0
+    n_nodes = 0
+    n_ev = 0
+    n_leaf = 0
+    collect = iparams[8] == 1
+    sx[0] = px0
+    sy[0] = py0
+    sth[0] = th0
+    level = 1
+    mv[1] = a0
+    while level >= 1:
+        move = mv[level]
+        th = sth[level - 1] + turns[move]
+        u = speeds[move]
+        x = sx[level - 1] + u * dt * math.cos(th)
+        y = sy[level - 1] + u * dt * math.sin(th)
+        expand = False
+        if not collides(x, y, th, u, level, qx, qy, bx, by, i, radius, dt, swept, early_exit,
+                        cull2):  # fmt: skip
+            if count_mode == 0 or level == tau:
+                m = build_intervals(x, y, th, qx[level], qy[level], i, radius, halfwidth, lo, hi)
+                nm = merge_intervals(lo, hi, m)
+                key = key_from_intervals(lo, hi, nm, edges, threshold, fill)
+                n_distinct += _set_insert(table, key, mask)
+                n_nodes += 1
+                if collect and level == tau:
+                    leaf[n_leaf] = key
+                    n_leaf += 1
+                if continuous == 1:
+                    for p in range(nm):
+                        ev_pos[n_ev] = lo[p]
+                        ev_val[n_ev] = 1.0
+                        ev_pos[n_ev + 1] = hi[p]
+                        ev_val[n_ev + 1] = -1.0
+                        n_ev += 2
+            if level < tau:
+                sx[level] = x
+                sy[level] = y
+                sth[level] = th
+                level += 1
+                mv[level] = 0
+                expand = True
+        if not expand:
+            # next sibling, climbing up when a level is exhausted; level 1 has one move only
+            while level >= 1:
+                if level == 1:
+                    level = 0
+                    break
+                mv[level] += 1
+                if mv[level] < 5:
+                    break
+                level -= 1
+    w = 0.0
+    if continuous == 1:
+        if n_nodes == 0:
+            w = -1.0
+        else:
+            order = np.argsort(ev_pos[:n_ev], kind="mergesort")
+            c = 0.0
+            prev = 0.0
+            total = 0.0
+            nn = float(n_nodes)
+            for q in range(n_ev):
+                p = order[q]
+                total += c * (nn - c) * (ev_pos[p] - prev)
+                prev = ev_pos[p]
+                c += ev_val[p]
+            w = total / (math.pi * nn)
+    return n_distinct, n_nodes, w, n_leaf
+
+
+@njit(parallel=True, **_JIT)
+def branch_scores(pos, th, active, params, iparams, speeds, turns):
+    """Score the 5 first moves of every active agent from the step snapshot (pos, th).
+
+    Args:
+        pos: (N, 2) float64 positions; th: (N,) float64 headings.
+        active: (N,) bool, agents whose branches are computed (others get zeros).
+        params: float64 [radius, dt, sensor_threshold, cull2, v0].
+        iparams: int64 [tau, halfwidth, swept, count_mode, continuous, early_exit, n_sensors,
+            table_size, collect_leaf_keys].
+        speeds, turns: (5,) float64 per-move speed and heading change.
+
+    Returns:
+        ``(counts, nodes, weights, leaf_keys, n_leaf)``: (N, 5) int64 distinct visual states per
+        branch, (N, 5) int64 surviving counted nodes, (N, 5) float64 continuous weights W (zeros in
+        discrete mode), and, when ``iparams[8] == 1``, the visual-state keys of the surviving
+        depth-tau nodes of each branch, (N, 5, 5**(tau-1)) int64 with (N, 5) valid lengths.
+    """
+    n = pos.shape[0]
+    tau = iparams[0]
+    continuous = iparams[4]
+    n_s = iparams[6]
+    tsize = iparams[7]
+    edges = sensor_edges(n_s)
+    qx, qy, bx, by = ballistic_table(pos, th, tau, params[4], params[1])
+    counts = np.zeros((n, 5), dtype=np.int64)
+    nodes = np.zeros((n, 5), dtype=np.int64)
+    weights = np.zeros((n, 5))
+    max_nodes = (5**tau - 1) // 4
+    ev_len = 2 * (2 * n + 2) * max_nodes if continuous == 1 else 1
+    n_leaf_max = 5 ** (tau - 1) if iparams[8] == 1 else 1
+    leaf_keys = np.zeros((n, 5, n_leaf_max), dtype=np.int64)
+    n_leaf = np.zeros((n, 5), dtype=np.int64)
+    for task in prange(5 * n):
+        i = task // 5
+        a0 = task % 5
+        if not active[i]:
+            continue
+        lo = np.empty(2 * n + 2)
+        hi = np.empty(2 * n + 2)
+        fill = np.empty(n_s)
+        table = np.empty(tsize, dtype=np.int64)
+        ev_pos = np.empty(ev_len)
+        ev_val = np.empty(ev_len)
+        sx = np.empty(tau + 1)
+        sy = np.empty(tau + 1)
+        sth = np.empty(tau + 1)
+        mv = np.zeros(tau + 1, dtype=np.int64)
+        c, nd, w, nl = _branch(
+            i, a0, pos[i, 0], pos[i, 1], th[i], qx, qy, bx, by, params, iparams, edges,
+            speeds, turns, lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf_keys[i, a0],
+        )  # fmt: skip
+        counts[i, a0] = c
+        nodes[i, a0] = nd
+        weights[i, a0] = w
+        n_leaf[i, a0] = nl
+    return counts, nodes, weights, leaf_keys, n_leaf
+
+
+@njit(parallel=True, **_JIT)
+def visual_states(pos, th, radius, halfwidth, n_s, threshold):
+    """Depth-0 visual state of every agent against the others' actual positions.
+
+    Returns ``(keys, coverage)``: (N,) int64 packed sensor bits and (N,) float64 fraction of
+    [0, 2*pi) covered by the union of the others' angular intervals (the opacity proxy).
+    """
+    n = pos.shape[0]
+    edges = sensor_edges(n_s)
+    qx = np.ascontiguousarray(pos[:, 0])
+    qy = np.ascontiguousarray(pos[:, 1])
+    keys = np.zeros(n, dtype=np.int64)
+    coverage = np.zeros(n)
+    for i in prange(n):
+        lo = np.empty(2 * n + 2)
+        hi = np.empty(2 * n + 2)
+        fill = np.empty(n_s)
+        m = build_intervals(pos[i, 0], pos[i, 1], th[i], qx, qy, i, radius, halfwidth, lo, hi)
+        nm = merge_intervals(lo, hi, m)
+        keys[i] = key_from_intervals(lo, hi, nm, edges, threshold, fill)
+        tot = 0.0
+        for p in range(nm):
+            tot += hi[p] - lo[p]
+        coverage[i] = tot / TWO_PI
+    return keys, coverage

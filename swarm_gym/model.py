@@ -1,0 +1,281 @@
+"""The FSM swarm simulator, usable without Gymnasium.
+
+>>> from swarm_gym import FSMSwarm
+>>> swarm = FSMSwarm(n_agents=50, horizon=4, seed=0)
+>>> swarm.step()            # every agent decides by FSM; synchronous update
+>>> swarm.metrics()["order_parameter"]
+
+Random numbers come from one :class:`numpy.random.Generator` in a fixed order: the initial state,
+then per step one uniform per agent for the tie rule (drawn when the decision is made) and two
+normals per agent for the noise (drawn when the moves are applied, even when the noise is 0). The
+tree search itself uses no randomness, so results do not depend on the number of numba threads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from swarm_gym import metrics as _metrics
+from swarm_gym.config import HALFWIDTH_CODE, SwarmConfig, as_config
+from swarm_gym.decision import Decision, choose, score_moves, tied_moves
+
+if TYPE_CHECKING:
+    from swarm_gym.steering import Steering
+
+
+class FSMSwarm:
+    """N agents on the infinite plane, each maximising its number of distinct future visual states.
+
+    Args:
+        n_agents: number of agents N.
+        horizon: look-ahead depth tau.
+        seed: seed of the generator (None: fresh entropy).
+        config: a :class:`SwarmConfig`; keyword ``options`` override its fields.
+        steering: optional :class:`swarm_gym.steering.Steering` biasing a subset of agents.
+        **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...).
+
+    Raises:
+        ValueError: for a bad or unknown parameter (before any compilation).
+    """
+
+    def __init__(
+        self,
+        n_agents: int | None = None,
+        horizon: int | None = None,
+        seed: int | None = None,
+        config: SwarmConfig | None = None,
+        steering: Steering | None = None,
+        **options: Any,
+    ) -> None:
+        if n_agents is not None:
+            options["n_agents"] = n_agents
+        if horizon is not None:
+            options["horizon"] = horizon
+        self.config: SwarmConfig = as_config(config, **options)
+        self.steering = steering
+        #: also count the distinct depth-tau states over all branches (``Decision.reachable``)
+        self.collect_reachable = False
+        self.reset(seed)
+
+    # ------------------------------------------------------------------ state
+    def reset(self, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        """Draw a new initial state (section 1.3) and clear the step counter.
+
+        ``rng`` (e.g. a Gymnasium env's ``np_random``) replaces ``default_rng(seed)``.
+        """
+        cfg = self.config
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        n = cfg.n_agents
+        pos = self.rng.uniform(0.0, cfg.box, size=(n, 2))
+        if cfg.init_overlap == "reject":
+            pos = _reject_overlaps(pos, self.rng, cfg.box, 2.0 * cfg.radius)
+        if cfg.init_heading == "aligned":
+            th = cfg.init_heading_sd * self.rng.standard_normal(n)
+        else:
+            th = self.rng.uniform(0.0, 2.0 * np.pi, size=n)
+        self._pos = pos
+        self._th = th
+        self._speed = np.full(n, cfg.v0)
+        self.t = 0
+        self._decision: Decision | None = None
+        self._visual: tuple[np.ndarray, np.ndarray] | None = None
+        if self.steering is not None:
+            self.steering.reset(self)
+
+    def set_state(self, positions: np.ndarray, headings: np.ndarray, speeds=None) -> None:
+        """Replace the state (e.g. to replay a dump). Shapes (N, 2) and (N,)."""
+        n = self.config.n_agents
+        positions = np.asarray(positions, dtype=np.float64)
+        headings = np.asarray(headings, dtype=np.float64)
+        if positions.shape != (n, 2) or headings.shape != (n,):
+            raise ValueError(
+                f"positions must have shape ({n}, 2) and headings ({n},), "
+                f"got {positions.shape} and {headings.shape}"
+            )
+        if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(headings))):
+            raise ValueError("positions and headings must be finite")
+        self._pos = positions.copy()
+        self._th = headings.copy()
+        if speeds is not None:
+            self._speed = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (n,)).copy()
+        self._decision = None
+        self._visual = None
+
+    @property
+    def n_agents(self) -> int:
+        """Number of agents."""
+        return self.config.n_agents
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 2) positions (a copy)."""
+        return self._pos.copy()
+
+    @property
+    def headings(self) -> np.ndarray:
+        """(N,) unwrapped headings in radians, counter-clockwise from +x (a copy)."""
+        return self._th.copy()
+
+    @property
+    def speeds(self) -> np.ndarray:
+        """(N,) speed of each agent's last move (v0 at t = 0, and v0 after a turn)."""
+        return self._speed.copy()
+
+    @property
+    def velocities(self) -> np.ndarray:
+        """(N, 2) velocity of the last move: speed times heading unit vector."""
+        return self._speed[:, None] * np.stack([np.cos(self._th), np.sin(self._th)], axis=1)
+
+    # ------------------------------------------------------------------ decisions
+    def decide(self, active: np.ndarray | None = None) -> Decision:
+        """Score the moves of every agent at the current snapshot and apply the decision rule.
+
+        Cached until the state changes. Draws the per-agent tie uniforms on first call. ``active``
+        (an (N,) bool mask) restricts the tree search to some agents (the others get zero counts);
+        it is only honoured on the first call for a given state.
+        """
+        if self._decision is None:
+            cfg = self.config
+            uniforms = self.rng.random(cfg.n_agents)
+            counts, nodes, scores, reach = score_moves(
+                cfg, self._pos, self._th, active, self.collect_reachable
+            )
+            action = choose(scores, uniforms, cfg.tie_break)
+            if self.steering is not None:
+                action = self.steering.adjust(self, counts, scores, action)
+            self._decision = Decision(counts, nodes, scores, tied_moves(scores), action, reach)
+        return self._decision
+
+    def step(self, actions: np.ndarray | None = None) -> np.ndarray:
+        """Advance one time step. ``actions`` (N,) in 0..4 overrides the FSM choice.
+
+        Returns the actions applied. Raises ValueError for a bad ``actions`` array (state
+        unchanged).
+        """
+        n = self.config.n_agents
+        if actions is None:
+            actions = self.decide().action
+        else:
+            actions = validate_actions(actions, n)
+            if self._decision is None:
+                # keep the random stream identical to the FSM-driven run
+                self.rng.random(n)
+        self._apply(actions)
+        return actions
+
+    def _apply(self, actions: np.ndarray) -> None:
+        cfg = self.config
+        n = cfg.n_agents
+        xi = self.rng.standard_normal((n, 2))  # xi0 speed noise, xi1 turn noise
+        turns = np.asarray(cfg.turns)[actions]
+        is_turn = actions < 2
+        th = self._th + turns
+        if cfg.turn_noise > 0.0:
+            th = th + np.where(is_turn, cfg.turn_noise * xi[:, 1], 0.0)
+        move_speed = np.asarray(cfg.speeds)[actions]
+        if cfg.speed_noise > 0.0:
+            move_speed = move_speed + cfg.speed_noise * xi[:, 0]
+        pos = self._pos.copy()
+        pos[:, 0] = pos[:, 0] + move_speed * cfg.dt * np.cos(th)
+        pos[:, 1] = pos[:, 1] + move_speed * cfg.dt * np.sin(th)
+        self._speed = np.where(is_turn, cfg.v0, move_speed)
+        self._pos = pos
+        self._th = th
+        self.t += 1
+        self._decision = None
+        self._visual = None
+        if self.steering is not None:
+            self.steering.after_step(self)
+
+    # ------------------------------------------------------------------ observations / metrics
+    def visual(self) -> tuple[np.ndarray, np.ndarray]:
+        """Depth-0 visual states: ``(keys, coverage)``, (N,) int64 packed bits and (N,) opacity."""
+        if self._visual is None:
+            from swarm_gym import kernels
+
+            cfg = self.config
+            self._visual = kernels.visual_states(
+                self._pos,
+                self._th,
+                float(cfg.radius),
+                int(HALFWIDTH_CODE[cfg.halfwidth]),
+                int(cfg.n_sensors),
+                float(cfg.sensor_threshold),
+            )
+        return self._visual
+
+    def visual_bits(self) -> np.ndarray:
+        """(N, n_s) uint8 current visual state of every agent (bit k = sensor k)."""
+        return unpack_bits(self.visual()[0], self.config.n_sensors)
+
+    def metrics(self, cluster_link: float = 30.0) -> dict[str, float]:
+        """Swarm metrics of the current state (see :mod:`swarm_gym.metrics`)."""
+        keys, coverage = self.visual()
+        return _metrics.swarm_metrics(
+            self._pos,
+            self._th,
+            radius=self.config.radius,
+            bits=unpack_bits(keys, self.config.n_sensors),
+            coverage=coverage,
+            cluster_link=cluster_link,
+        )
+
+    def run(self, n_steps: int, progress: bool = False) -> dict[str, np.ndarray]:
+        """Step ``n_steps`` times by FSM and record the trajectory.
+
+        Returns arrays ``positions`` (T+1, N, 2), ``headings`` (T+1, N), ``speeds`` (T+1, N) and
+        ``actions`` (T, N), where index 0 is the state before the first step.
+        """
+        n = self.config.n_agents
+        pos = np.empty((n_steps + 1, n, 2))
+        th = np.empty((n_steps + 1, n))
+        sp = np.empty((n_steps + 1, n))
+        acts = np.empty((n_steps, n), dtype=np.int64)
+        pos[0], th[0], sp[0] = self._pos, self._th, self._speed
+        it = range(n_steps)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, desc="FSM swarm", unit="step")
+        for t in it:
+            acts[t] = self.step()
+            pos[t + 1], th[t + 1], sp[t + 1] = self._pos, self._th, self._speed
+        return {"positions": pos, "headings": th, "speeds": sp, "actions": acts}
+
+
+def unpack_bits(keys: np.ndarray, n_sensors: int) -> np.ndarray:
+    """Unpack int64 visual-state keys into (..., n_sensors) uint8 bits."""
+    keys = np.asarray(keys, dtype=np.int64)
+    return ((keys[..., None] >> np.arange(n_sensors, dtype=np.int64)) & 1).astype(np.uint8)
+
+
+def validate_actions(actions: Any, n: int) -> np.ndarray:
+    """Check an (N,) array of moves in 0..4; raise ValueError naming ``actions`` otherwise."""
+    arr = np.asarray(actions)
+    if arr.shape != (n,):
+        raise ValueError(f"actions must have shape ({n},), got {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"actions must be integers in 0..4, got dtype {arr.dtype}")
+    if np.any(arr < 0) or np.any(arr > 4):
+        raise ValueError(f"actions must be in 0..4, got values {np.unique(arr)[:10].tolist()}")
+    return arr.astype(np.int64)
+
+
+def _reject_overlaps(pos: np.ndarray, rng: np.random.Generator, box: float, contact: float):
+    """Redraw positions one by one until no two centres are closer than ``contact``."""
+    n = pos.shape[0]
+    out = pos.copy()
+    for i in range(1, n):
+        for _ in range(10_000):
+            d = np.hypot(*(out[:i] - out[i]).T)
+            if np.all(d >= contact):
+                break
+            out[i] = rng.uniform(0.0, box, size=2)
+        else:
+            raise ValueError("box too small to place the agents without overlap")
+    return out

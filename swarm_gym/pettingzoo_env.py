@@ -1,0 +1,101 @@
+"""PettingZoo ``ParallelEnv`` wrapper of the FSM swarm (one PettingZoo agent per swarm agent).
+
+pettingzoo is optional: install it with ``pip install "dexterous-gym[pettingzoo]"``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, ClassVar
+
+import numpy as np
+
+try:
+    from pettingzoo import ParallelEnv
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "swarm_gym.pettingzoo_env needs pettingzoo; install it with "
+        'pip install "dexterous-gym[pettingzoo]"'
+    ) from exc
+
+from gymnasium import spaces
+
+from swarm_gym.envs import FSMSwarmEnv
+
+
+class FSMSwarmParallelEnv(ParallelEnv):
+    """Agents ``agent_0 .. agent_{N-1}``; each observes ``MultiBinary((2, n_s))`` (its previous and
+    current visual state) and acts with ``Discrete(5)``. Rewards are the per-agent rewards of
+    :class:`FSMSwarmEnv`; infos carry each agent's ``expert_action`` and ``fsm_counts``. All agents
+    are truncated together at ``max_steps``. Keyword arguments go to :class:`FSMSwarmEnv`.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "fsm_swarm_v0",
+        "render_modes": ["rgb_array"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.env = FSMSwarmEnv(**kwargs)
+        self.render_mode = self.env.render_mode
+        n = self.env.config.n_agents
+        self.possible_agents = [f"agent_{i}" for i in range(n)]
+        self.agents: list[str] = []
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+
+    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo expects
+    def observation_space(self, agent: str) -> spaces.Space:
+        """``MultiBinary((2, n_s))``."""
+        return spaces.MultiBinary((2, self.env.config.n_sensors))
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent: str) -> spaces.Space:
+        """``Discrete(5)``: right, left, slow, keep, fast."""
+        return spaces.Discrete(5)
+
+    def _split(self, obs: np.ndarray, info: dict[str, Any]):
+        observations = {a: obs[i] for i, a in enumerate(self.possible_agents)}
+        infos = {
+            a: {
+                "expert_action": int(info["expert_action"][i]),
+                "fsm_counts": info["fsm_counts"][i],
+                "order_parameter": info["order_parameter"],
+            }
+            for i, a in enumerate(self.possible_agents)
+        }
+        return observations, infos
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset the shared world; returns (observations, infos) dicts."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.agents = list(self.possible_agents)
+        return self._split(obs, info)
+
+    def step(self, actions: dict[str, Any]):
+        """One synchronous step; ``actions`` must hold a move for every live agent."""
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"actions must contain every live agent; missing {missing[:5]}")
+        arr = np.array([int(actions[a]) for a in self.possible_agents], dtype=np.int64)
+        obs, _, terminated, truncated, info = self.env.step(arr)
+        observations, infos = self._split(obs, info)
+        rewards = {a: float(info["rewards"][i]) for i, a in enumerate(self.possible_agents)}
+        terminations = {a: bool(terminated) for a in self.possible_agents}
+        truncations = {a: bool(truncated) for a in self.possible_agents}
+        if terminated or truncated:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> np.ndarray | None:
+        """The RGB frame of the underlying env."""
+        return self.env.render()
+
+    def close(self) -> None:
+        """Close the underlying env."""
+        self.env.close()
+
+    def state(self) -> np.ndarray:
+        """Global state: positions (N, 2) and headings (N,) stacked as (N, 3) float64."""
+        sw = self.env.swarm
+        return np.concatenate([sw._pos, sw._th[:, None]], axis=1)

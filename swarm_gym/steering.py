@@ -1,0 +1,174 @@
+"""Steering the swarm with a subset of informed agents ("making the swarm turn", "guiding the swarm
+to follow a trajectory").
+
+Mechanism (our own; the talk gives only the slide titles, and the follow-up by Turley & Turner
+describes "a subset of agents with a directional bias" without the exact form). An informed agent i
+keeps the FSM objective but adds a heading preference to it:
+
+    score_alpha = log(n_alpha) + strength * cos(theta_i + dtheta_alpha - psi_i)
+
+where n_alpha is its branch count (W_alpha in the continuous model), theta_i + dtheta_alpha its
+heading after first move alpha, and psi_i its preferred direction: a fixed target direction
+(which may change at ``turn_step``) or the bearing from the agent to the current waypoint. A branch
+with n_alpha = 0 (predicted collision) scores -inf, so the bias never overrides collision avoidance.
+Ties go to the lowest move index. Uninformed agents are unchanged and do not know who is informed.
+With ``strength = 0`` the informed agents are plain FSM agents (up to the tie rule).
+
+Waypoints: the informed agents aim at waypoint k until the centre of the flock (the mean position of
+all agents) comes within ``reach`` of it, then at waypoint k + 1; after the last they keep aiming
+at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from swarm_gym.model import FSMSwarm
+
+
+@dataclass
+class Steering:
+    """A subset of informed agents biased toward a direction or a sequence of waypoints.
+
+    Attributes:
+        fraction: fraction of agents that are informed (rounded, at least 1 if > 0).
+        strength: weight lambda of the heading preference (in units of log-count).
+        target_angle: preferred direction (radians) before ``turn_step``.
+        turn_angle: change of the preferred direction at ``turn_step`` (e.g. pi/2).
+        turn_step: step at which the target turns (None: never).
+        waypoints: optional (K, 2) path; when set it replaces the direction target.
+        reach: distance of the flock centre to a waypoint at which the next one becomes active.
+        tolerance: if set, an informed agent only considers moves whose branch score is at
+            least (1 - tolerance) times its best (so the bias can never cost more than that
+            fraction of future states).
+        align: weight of the mean heading of the other agents within ``align_radius`` in the
+            preferred direction: psi = angle(e(target) + align * e(local mean heading)).
+        cohesion: weight kappa of the agent's own "visual mass" vector
+            C = (1/n_s) * sum_k b_k e(theta_i + phi_k) (b_k its current sensor bits, phi_k the
+            sensor centres) in the preferred direction: psi = angle(e(target) + kappa * C).
+            Surrounded agents have C ~ 0; an agent drifting out of the flock sees the others on
+            one side, so C pulls it back. It uses only what the agent sees.
+        seed: seed of the choice of informed agents (independent of the swarm's generator).
+    """
+
+    fraction: float = 0.1
+    strength: float = 0.5
+    target_angle: float = 0.0
+    turn_angle: float = 0.0
+    turn_step: int | None = None
+    waypoints: np.ndarray | None = None
+    reach: float = 30.0
+    tolerance: float | None = None
+    align: float = 0.0
+    align_radius: float = 20.0
+    cohesion: float = 0.0
+    seed: int = 0
+    informed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    waypoint_index: int = 0
+    reached_at: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"fraction must be in [0, 1], got {self.fraction}")
+        if not np.isfinite(self.strength) or self.strength < 0:
+            raise ValueError(f"strength must be a finite number >= 0, got {self.strength}")
+        if self.tolerance is not None and not 0.0 <= self.tolerance < 1.0:
+            raise ValueError(f"tolerance must be None or in [0, 1), got {self.tolerance}")
+        if self.align < 0:
+            raise ValueError(f"align must be >= 0, got {self.align}")
+        if self.reach <= 0:
+            raise ValueError(f"reach must be > 0, got {self.reach}")
+        if self.waypoints is not None:
+            wp = np.asarray(self.waypoints, dtype=np.float64)
+            if wp.ndim != 2 or wp.shape[1] != 2 or wp.shape[0] == 0:
+                raise ValueError(f"waypoints must have shape (K, 2), got {wp.shape}")
+            self.waypoints = wp
+
+    # -- hooks called by FSMSwarm ------------------------------------------------------------
+    def reset(self, swarm: FSMSwarm) -> None:
+        """Choose the informed agents and restart the waypoint sequence."""
+        n = swarm.n_agents
+        k = round(self.fraction * n)
+        if self.fraction > 0 and k == 0:
+            k = 1
+        rng = np.random.default_rng(self.seed)
+        self.informed = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+        self.waypoint_index = 0
+        self.reached_at = []
+
+    def target_directions(self, swarm: FSMSwarm) -> np.ndarray:
+        """Preferred direction psi of each informed agent at the current step."""
+        pos = swarm._pos[self.informed]
+        if self.waypoints is not None:
+            w = self.waypoints[self.waypoint_index]
+            psi = np.arctan2(w[1] - pos[:, 1], w[0] - pos[:, 0])
+        else:
+            psi = np.full(len(self.informed), self.direction(swarm.t))
+        if self.cohesion > 0:
+            n_s = swarm.config.n_sensors
+            bits = swarm.visual_bits()[self.informed].astype(np.float64)
+            centres = (np.arange(n_s) + 0.5) * (2.0 * np.pi / n_s)
+            ang = swarm._th[self.informed, None] + centres[None, :]
+            cx = (bits * np.cos(ang)).sum(1) / n_s
+            cy = (bits * np.sin(ang)).sum(1) / n_s
+            psi = np.arctan2(np.sin(psi) + self.cohesion * cy, np.cos(psi) + self.cohesion * cx)
+        if self.align > 0:
+            d = np.hypot(*(swarm._pos[None, :, :] - pos[:, None, :]).transpose(2, 0, 1))
+            near = (d < self.align_radius) & (d > 0)
+            cx = (near * np.cos(swarm._th)[None, :]).sum(1)
+            cy = (near * np.sin(swarm._th)[None, :]).sum(1)
+            norm = np.maximum(np.hypot(cx, cy), 1e-12)
+            has = near.any(axis=1)
+            ux = np.cos(psi) + np.where(has, self.align * cx / norm, 0.0)
+            uy = np.sin(psi) + np.where(has, self.align * cy / norm, 0.0)
+            psi = np.arctan2(uy, ux)
+        return psi
+
+    def direction(self, t: int) -> float:
+        """The target direction at step ``t`` (direction mode)."""
+        if self.turn_step is not None and t >= self.turn_step:
+            return self.target_angle + self.turn_angle
+        return self.target_angle
+
+    def adjust(
+        self, swarm: FSMSwarm, counts: np.ndarray, scores: np.ndarray, action: np.ndarray
+    ) -> np.ndarray:
+        """Replace the informed agents' choices by the biased argmax."""
+        if len(self.informed) == 0:
+            return action
+        idx = self.informed
+        s = scores[idx]
+        with np.errstate(divide="ignore"):
+            base = np.where((counts[idx] > 0) & (s > 0), np.log(np.maximum(s, 1e-300)), -np.inf)
+        # a positive-count branch with W = 0 (continuous model): rank it just above collisions
+        base = np.where((counts[idx] > 0) & ~(s > 0), -1e6, base)
+        turns = np.asarray(swarm.config.turns)
+        new_heading = swarm._th[idx, None] + turns[None, :]
+        psi = self.target_directions(swarm)
+        biased = base + self.strength * np.cos(new_heading - psi[:, None])
+        if self.tolerance is not None:
+            best = s.max(axis=1, keepdims=True)
+            biased = np.where(s >= (1.0 - self.tolerance) * best, biased, -np.inf)
+        out = action.copy()
+        out[idx] = np.argmax(biased, axis=1)
+        return out
+
+    def after_step(self, swarm: FSMSwarm) -> None:
+        """Advance the waypoint when the flock centre is within ``reach``."""
+        if self.waypoints is None or len(self.reached_at) > self.waypoint_index:
+            return
+        centre = swarm._pos.mean(axis=0)
+        w = self.waypoints[self.waypoint_index]
+        if np.hypot(*(centre - w)) < self.reach:
+            self.reached_at.append(swarm.t)
+            if self.waypoint_index < len(self.waypoints) - 1:
+                self.waypoint_index += 1
+
+    @property
+    def done(self) -> bool:
+        """True once every waypoint has been reached (waypoint mode)."""
+        return self.waypoints is not None and len(self.reached_at) >= len(self.waypoints)

@@ -1,0 +1,58 @@
+"""The plotting command: grouping run folders and mean/band over seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from baselines.common.plotting import aggregate, find_run_dirs, load_run, main
+from baselines.common.runfolder import write_csv, write_json
+
+
+def _fake_run(root, name, env, algo, seed, steps, success):
+    run = root / name
+    write_json(run / "config.json", {"env": env, "algo": algo, "seed": seed})
+    rows = [
+        {"timesteps": s, "success_final": v, "success_any": min(1.0, v + 0.1)}
+        for s, v in zip(steps, success, strict=True)
+    ]
+    write_csv(run / "metrics.csv", rows)
+    return run
+
+
+def test_aggregate_mean_and_minmax_over_seeds(tmp_path):
+    a = _fake_run(tmp_path, "a", "FetchReach-v4", "ddpg", 0, [100, 200, 300], [0.0, 0.5, 1.0])
+    b = _fake_run(tmp_path, "b", "FetchReach-v4", "ddpg", 1, [100, 200], [0.2, 0.7])
+    curve = aggregate([load_run(a), load_run(b)], "success_final", band="minmax")
+    np.testing.assert_allclose(curve.steps, [100, 200, 300])
+    np.testing.assert_allclose(curve.mean, [0.1, 0.6, 1.0])  # step 300: only run a reached it
+    np.testing.assert_allclose(curve.low, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(curve.high, [0.2, 0.7, 1.0])
+    np.testing.assert_array_equal(curve.n_runs, [2, 2, 1])
+    std = aggregate([load_run(a), load_run(b)], "success_final", band="std")
+    np.testing.assert_allclose(std.high - std.mean, [0.1, 0.1, 0.0])
+
+
+def test_plot_command_writes_png_grouped_by_env_and_algo(tmp_path, capsys):
+    _fake_run(tmp_path / "runs", "r0", "FetchReach-v4", "ddpg", 0, [100, 200], [0.1, 0.9])
+    _fake_run(tmp_path / "runs", "r1", "FetchReach-v4", "ddpg", 1, [100, 200], [0.3, 1.0])
+    _fake_run(tmp_path / "runs", "r2", "EggHandOverSparse-v0", "sac", 0, [100, 200], [0.0, 0.1])
+    assert len(find_run_dirs([tmp_path / "runs"])) == 3
+    out = tmp_path / "fig.png"
+    assert (
+        main(
+            [str(tmp_path / "runs"), "--out", str(out), "--metric", "success_final", "success_any"]
+        )
+        == 0
+    )
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert "FetchReach-v4 ddpg: 2 run(s), last step 200, mean 0.950" in printed
+    assert "EggHandOverSparse-v0 sac: 1 run(s)" in printed
+
+
+def test_plot_command_rejects_non_run_folder(tmp_path):
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--out", str(tmp_path / "x.png")])

@@ -1,0 +1,166 @@
+"""Gymnasium environments, registration, the PettingZoo wrapper and rendering."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import swarm_gym
+from swarm_gym import FSMSwarm
+from swarm_gym.envs import FSMFocalEnv, FSMSwarmEnv
+
+SMALL = {"n_agents": 6, "horizon": 2, "max_steps": 5}
+
+
+def test_registration_and_make():
+    assert "FSMSwarm-v0" in gym.registry and "FSMFocal-v0" in gym.registry
+    env = gym.make("FSMSwarm-v0", n_agents=5, horizon=1)
+    assert env.action_space == gym.spaces.MultiDiscrete([5] * 5)
+    env2 = gym.make("swarm_gym:FSMFocal-v0", n_agents=5, horizon=1)
+    assert env2.action_space == gym.spaces.Discrete(5)
+    swarm_gym.register_envs()  # idempotent
+
+
+def test_check_env_gymnasium():
+    check_env(
+        gym.make("FSMSwarm-v0", render_mode="rgb_array", **SMALL).unwrapped, skip_render_check=False
+    )
+    check_env(
+        gym.make("FSMFocal-v0", render_mode="rgb_array", **SMALL).unwrapped, skip_render_check=False
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("stable_baselines3") is None,
+                    reason="stable_baselines3 not installed")  # fmt: skip
+def test_check_env_sb3():
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    sb3_check(FSMSwarmEnv(**SMALL), warn=True)
+    sb3_check(FSMFocalEnv(**SMALL), warn=True)
+
+
+def test_expert_action_reproduces_fsm_swarm():
+    env = FSMSwarmEnv(n_agents=8, horizon=2, max_steps=6)
+    obs, info = env.reset(seed=11)
+    ref = FSMSwarm(n_agents=8, horizon=2, seed=11)
+    np.testing.assert_array_equal(info["positions"], ref.positions)
+    total = 0.0
+    for _ in range(6):
+        expert = info["expert_action"]
+        counts = info["fsm_counts"]
+        assert counts.shape == (8, 5) and info["expert_tied"][np.arange(8), expert].all()
+        obs, reward, terminated, truncated, info = env.step(expert)
+        applied = ref.step()
+        np.testing.assert_array_equal(applied, expert)
+        np.testing.assert_array_equal(info["positions"], ref.positions)
+        # reward: mean log of the chosen branch's count
+        exp_r = np.where(counts[np.arange(8), expert] > 0,
+                         np.log(np.maximum(counts[np.arange(8), expert], 1)), -1.0)  # fmt: skip
+        np.testing.assert_allclose(info["rewards"], exp_r)
+        assert reward == pytest.approx(exp_r.mean())
+        total += reward
+        assert not terminated
+    assert truncated
+    assert obs.shape == (8, 2, 40) and obs.dtype == np.int8
+    assert 0.0 <= info["order_parameter"] <= 1.0 and "opacity" in info
+    assert total > 0
+
+
+def test_bad_actions_raise_and_leave_state_unchanged():
+    env = FSMSwarmEnv(**SMALL)
+    env.reset(seed=0)
+    pos = env.unwrapped.swarm.positions
+    for bad in (np.zeros(5, dtype=np.int64), np.full(6, 5), np.full(6, -1), np.full(6, 0.5)):
+        with pytest.raises(ValueError, match="actions"):
+            env.step(bad)
+    np.testing.assert_array_equal(env.unwrapped.swarm.positions, pos)
+    focal = FSMFocalEnv(**SMALL)
+    focal.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        focal.step(7)
+
+
+def test_bad_env_parameters():
+    with pytest.raises(ValueError, match="reward_mode"):
+        FSMSwarmEnv(reward_mode="banana")
+    with pytest.raises(ValueError, match="soft"):
+        FSMSwarmEnv(reward_mode="soft")
+    with pytest.raises(ValueError, match="max_steps"):
+        FSMSwarmEnv(max_steps=0)
+    with pytest.raises(ValueError, match="n_agents"):
+        gym.make("FSMSwarm-v0", n_agents=1)
+    with pytest.raises(ValueError, match="others_policy"):
+        FSMFocalEnv(others_policy="nn")
+    with pytest.raises(ValueError, match="render_mode"):
+        FSMSwarmEnv(render_mode="human")
+
+
+@pytest.mark.parametrize("mode", ["normalized", "regret", "empowerment_next"])
+def test_reward_modes(mode):
+    env = FSMSwarmEnv(reward_mode=mode, **SMALL)
+    _, info = env.reset(seed=2)
+    _, _, _, _, info2 = env.step(info["expert_action"])
+    r = info2["rewards"]
+    if mode == "regret":
+        np.testing.assert_allclose(r[info["fsm_counts"].max(1) > 0], 0.0)
+    elif mode == "empowerment_next":
+        # log of the distinct depth-tau states over all branches: at least the best branch's
+        # leaf count, at most 5 branches x 5**(tau-1) leaves
+        assert np.all(r <= np.log(5 * 5)) and np.all(r >= 0) and r.max() > np.log(5)
+        assert info2["fsm_counts"].shape == (6, 5)
+    else:
+        assert np.all(r <= 1.0 + 1e-12)
+
+
+def test_soft_reward_with_continuous_model():
+    env = FSMSwarmEnv(reward_mode="soft", model="continuous", **SMALL)
+    _, info = env.reset(seed=0)
+    _, reward, _, _, _ = env.step(info["expert_action"])
+    assert reward > 0
+
+
+def test_focal_env_follows_fsm_others():
+    env = FSMFocalEnv(n_agents=6, horizon=2, focal=2, max_steps=4)
+    obs, info = env.reset(seed=4)
+    ref = FSMSwarm(n_agents=6, horizon=2, seed=4)
+    assert obs.shape == (80,) and obs.dtype == np.int8
+    for _ in range(4):
+        obs, _, term, trunc, info = env.step(info["expert_action"])
+        ref.step()
+        np.testing.assert_array_equal(info["positions"], ref.positions)
+    assert trunc and not term
+
+
+def test_focal_env_lost_termination():
+    env = FSMFocalEnv(n_agents=3, horizon=1, others_policy="ballistic", lost_steps=2, max_steps=50)
+    env.reset(seed=0)
+    env.unwrapped.swarm.set_state(np.array([[0.0, 0.0], [1e5, 0.0], [1e5, 50.0]]), np.zeros(3))
+    _, _, term1, _, _ = env.step(3)
+    _, _, term2, _, _ = env.step(3)
+    assert not term1 and term2  # sees nothing (the others are 1e5 away) for 2 steps
+
+
+def test_render_rgb_array():
+    env = FSMSwarmEnv(render_mode="rgb_array", **SMALL)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (400, 400, 3) and frame.dtype == np.uint8
+    assert (frame != frame[0, 0]).any(axis=-1).sum() > 50  # agents were drawn
+    assert FSMSwarmEnv(**SMALL).render() is None
+
+
+def test_pettingzoo_parallel_api():
+    pytest.importorskip("pettingzoo")
+    from pettingzoo.test import parallel_api_test
+
+    env = swarm_gym.parallel_env(n_agents=4, horizon=1, max_steps=6)
+    parallel_api_test(env, num_cycles=10)
+    obs, infos = env.reset(seed=0)
+    assert set(obs) == set(env.possible_agents) and obs["agent_0"].shape == (2, 40)
+    acts = {a: infos[a]["expert_action"] for a in env.agents}
+    _, rewards, _, trunc, _ = env.step(acts)
+    assert set(rewards) == set(env.possible_agents) and not any(trunc.values())
