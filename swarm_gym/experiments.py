@@ -36,13 +36,27 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "gif_every": 5},
     },
     "steer": {
-        "smoke": {"n_agents": 20, "horizon": 3, "seeds": [0], "strengths": [0.5],
-                  "fraction": 0.1, "turn_step": 20, "after": 40, "path_steps": 60,
-                  "waypoints": [[150, 50], [150, 150]], "reach": 30.0, "gif_every": 3},
-        "paper": {"n_agents": 50, "horizon": 4, "seeds": [0, 1, 2], "strengths": [0.0, 0.5, 1.0],
-                  "fraction": 0.1, "turn_step": 100, "after": 300, "path_steps": 700,
-                  "waypoints": [[350, 50], [350, 350], [50, 350], [50, 50]], "reach": 40.0,
-                  "gif_every": 5},
+        "smoke": {"n_agents": 20, "horizon": 3, "seeds": [0], "fraction": 0.1, "turn_step": 20,
+                  "after": 40, "path_steps": 60, "waypoints": [[250, 50], [400, 150]],
+                  "reach": 40.0, "gif_every": 3,
+                  "variants": {"control": {"strength": 0.0},
+                               "gated": {"strength": 10.0, "gate": 0.3}},
+                  "turn_variants": ["control", "gated"],
+                  "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
+                                                    "fraction": 0.3}},
+                  "path_variant": "gated_30pct"},
+        "paper": {"n_agents": 50, "horizon": 4, "seeds": [0, 1, 2], "fraction": 0.1,
+                  "turn_step": 50, "after": 300, "path_steps": 700,
+                  "waypoints": [[400, 50], [700, 200], [900, 500], [1000, 900]], "reach": 60.0,
+                  "gif_every": 5,
+                  "variants": {"control": {"strength": 0.0},
+                               "plain": {"strength": 0.5},
+                               "gated": {"strength": 10.0, "gate": 0.3},
+                               "gated_20pct": {"strength": 10.0, "gate": 0.3, "fraction": 0.2}},
+                  "turn_variants": ["control", "plain", "gated", "gated_20pct"],
+                  "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
+                                                    "fraction": 0.3}},
+                  "path_variant": "gated_30pct"},
     },
 }  # fmt: skip
 
@@ -181,32 +195,43 @@ def _dist_to_path(p: np.ndarray, path: np.ndarray) -> float:
     return best
 
 
-def steer_turn(p: dict[str, Any], seed: int, strength: float) -> dict[str, Any]:
+def steer_turn(p: dict[str, Any], seed: int, name: str) -> dict[str, Any]:
     """Target direction 0 until ``turn_step``, then 90 degrees; 10% informed agents."""
-    st = Steering(fraction=p["fraction"], strength=strength, target_angle=0.0,
-                  turn_angle=math.pi / 2, turn_step=p["turn_step"], seed=seed)  # fmt: skip
+    kw = {"fraction": p["fraction"], **p["variants"][name]}
+    st = Steering(target_angle=0.0, turn_angle=math.pi / 2, turn_step=p["turn_step"], seed=seed,
+                  **kw)  # fmt: skip
     sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed, steering=st)
     total = p["turn_step"] + p["after"]
-    heading, phi = [], []
-    bar = _progress(total, f"turn seed {seed} strength {strength}")
+    heading, phi, heading_lc, phi_lc = [], [], [], []
+    bar = _progress(total, f"turn {name} seed {seed}")
     for _ in range(total):
         sw.step()
         heading.append(_mean_heading(sw._th))
         phi.append(M.order_parameter(sw._th))
+        lc = M.largest_cluster(sw._pos)
+        heading_lc.append(_mean_heading(sw._th[lc]))
+        phi_lc.append(M.order_parameter(sw._th[lc]))
         bar.update(1)
     bar.close()
     target = math.pi / 2
     after = range(p["turn_step"], total)
-    within = [t for t in after if _angle_diff(heading[t], target) < math.radians(20)]
-    reached = (within[0] + 1 - p["turn_step"]) if within else None
+
+    def first_within(h):
+        within = [t for t in after if _angle_diff(h[t], target) < math.radians(20)]
+        return (within[0] + 1 - p["turn_step"]) if within else None
+
     phi_after = np.array([phi[t] for t in after])
     largest = M.largest_cluster(sw._pos)
+    steps = first_within(heading)
     return {
-        "seed": seed, "strength": strength,
-        "steps_to_within_20deg": reached,
+        "success": steps is not None and steps <= p["after"] and float(phi_after.min()) >= 0.9,
+        "seed": seed, "variant": name, "steering": kw,
+        "steps_to_within_20deg": first_within(heading),
+        "steps_to_within_20deg_largest_cluster": first_within(heading_lc),
         "final_heading_error_deg": math.degrees(_angle_diff(heading[-1], target)),
         "order_parameter_min_after_turn": float(phi_after.min()),
         "order_parameter_mean_after_turn": float(phi_after.mean()),
+        "order_parameter_largest_cluster_min_after_turn": float(min(phi_lc[p["turn_step"]:])),
         "largest_cluster_fraction_end": len(largest) / p["n_agents"],
         "informed_in_largest_cluster_end": int(np.isin(st.informed, largest).sum()),
         "n_informed": len(st.informed),
@@ -214,21 +239,22 @@ def steer_turn(p: dict[str, Any], seed: int, strength: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def steer_path(p: dict[str, Any], seed: int, strength: float, frames: list | None):
+def steer_path(p: dict[str, Any], seed: int, name: str, frames: list | None):
     """Informed agents aim at the active waypoint; the flock centre should follow the path."""
     wp = np.asarray(p["waypoints"], dtype=np.float64)
-    st = Steering(fraction=p["fraction"], strength=strength, waypoints=wp, reach=p["reach"],
-                  seed=seed)  # fmt: skip
+    kw = {"fraction": p["fraction"], **p["path_variants"][name]}
+    st = Steering(waypoints=wp, reach=p["reach"], seed=seed, **kw)
     sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed, steering=st)
     path = np.vstack([sw._pos.mean(axis=0), wp])
     centres, phi = [sw._pos.mean(axis=0)], []
-    bar = _progress(p["path_steps"], f"path seed {seed} strength {strength}")
+    bar = _progress(p["path_steps"], f"path {name} seed {seed}")
     for _ in range(p["path_steps"]):
         sw.step()
         centres.append(sw._pos.mean(axis=0))
         phi.append(M.order_parameter(sw._th))
         if frames is not None and sw.t % p["gif_every"] == 0:
-            view = (np.array([200.0, 200.0]), 230.0)
+            lo, hi = np.minimum(wp.min(0), 0.0), wp.max(0)
+            view = ((lo + hi) / 2.0, 0.55 * float((hi - lo).max()) + 20.0)
             frames.append(render_frame(sw._pos, sw._th, size=320, view=view, informed=st.informed,
                                        waypoints=wp, active_waypoint=st.waypoint_index,
                                        text=f"t={sw.t}"))  # fmt: skip
@@ -240,7 +266,7 @@ def steer_path(p: dict[str, Any], seed: int, strength: float, frames: list | Non
     dev = [_dist_to_path(c, path) for c in centres_arr]
     largest = M.largest_cluster(sw._pos)
     return {
-        "seed": seed, "strength": strength,
+        "seed": seed, "variant": name, "steering": kw,
         "waypoints_reached": len(st.reached_at), "n_waypoints": len(wp),
         "reached_at_step": list(st.reached_at),
         "centre_path_deviation_mean": float(np.mean(dev)),
@@ -255,10 +281,9 @@ def steer(preset: str, out: Path, gif: bool = True) -> dict[str, Any]:
     """Run the turn and path experiments; write JSON, plots and a GIF; return the summary."""
     p = PRESETS["steer"][preset]
     out.mkdir(parents=True, exist_ok=True)
-    turns = [steer_turn(p, s, lam) for lam in p["strengths"] for s in p["seeds"]]
-    lam_path = max(p["strengths"])
+    turns = [steer_turn(p, s, name) for name in p["turn_variants"] for s in p["seeds"]]
     frames: list[np.ndarray] = []
-    paths = [steer_path(p, s, lam_path, frames if (gif and i == 0) else None)
+    paths = [steer_path(p, s, p["path_variant"], frames if (gif and i == 0) else None)
              for i, s in enumerate(p["seeds"])]  # fmt: skip
     if frames:
         _save_gif(out / "steer_path.gif", frames)
@@ -283,8 +308,8 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
     for r in turns:
         if r["seed"] != p["seeds"][0]:
             continue
-        axes[0].plot(np.degrees(np.unwrap(r["heading"])), lw=0.9, label=f"λ={r['strength']}")
-        axes[1].plot(r["phi"], lw=0.8, label=f"λ={r['strength']}")
+        axes[0].plot(np.degrees(np.unwrap(r["heading"])), lw=0.9, label=r["variant"])
+        axes[1].plot(r["phi"], lw=0.8, label=r["variant"])
     tgt = [0 if t < p["turn_step"] else 90 for t in range(p["turn_step"] + p["after"])]
     axes[0].plot(tgt, "k--", lw=0.8, label="target")
     axes[0].set_xlabel("step")
@@ -300,9 +325,11 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
         axes[2].plot(c[:, 0], c[:, 1], lw=0.9, label=f"seed {r['seed']}")
     axes[2].plot(wp[:, 0], wp[:, 1], "o--", color="green", ms=5, lw=0.8, label="waypoints")
     axes[2].set_aspect("equal")
-    axes[2].set_title("flock centre vs waypoints", fontsize=9)
+    axes[2].set_title(f"flock centre vs waypoints ({p['path_variant']})", fontsize=9)
     axes[2].legend(fontsize=7)
-    axes[0].set_title(f"{int(100 * p['fraction'])}% informed, target turns 90°", fontsize=9)
+    axes[0].set_title(
+        f"seed {p['seeds'][0]}: target turns 90° at step {p['turn_step']}", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

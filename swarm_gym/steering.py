@@ -12,7 +12,17 @@ heading after first move alpha, and psi_i its preferred direction: a fixed targe
 (which may change at ``turn_step``) or the bearing from the agent to the current waypoint. A branch
 with n_alpha = 0 (predicted collision) scores -inf, so the bias never overrides collision avoidance.
 Ties go to the lowest move index. Uninformed agents are unchanged and do not know who is informed.
-With ``strength = 0`` the informed agents are plain FSM agents (up to the tie rule).
+An informed agent whose bias weight is 0 (``strength = 0``, or fully gated, see ``gate``) keeps its
+plain FSM choice, tie rule included.
+
+With a plain bias, informed agents either change nothing (weak bias) or leave the flock alone
+(strong bias), as the follow-up paper also reports. The ``gate`` keeps them in: the bias weight of
+agent i is ``strength * clip(1 + (m_i . e(psi_i)) / gate, 0, 1)``, where m_i is the mean direction of
+what agent i currently sees (its sensor bits as unit vectors, averaged over the on sensors, length
+<= 1). An informed agent that sees the others behind it with respect to the target switches its
+bias off and flies as a plain FSM agent until the flock catches up; one that sees the flock toward
+the target pushes. It uses only the agent's own visual state. ``tolerance``, ``cohesion`` and
+``align`` are further options that were tried (see docs/swarm.md).
 
 Waypoints: the informed agents aim at waypoint k until the centre of the flock (the mean position of
 all agents) comes within ``reach`` of it, then at waypoint k + 1; after the last they keep aiming
@@ -52,6 +62,12 @@ class Steering:
             sensor centres) in the preferred direction: psi = angle(e(target) + kappa * C).
             Surrounded agents have C ~ 0; an agent drifting out of the flock sees the others on
             one side, so C pulls it back. It uses only what the agent sees.
+        gate: if set (a scale c0 > 0), the bias of informed agent i is multiplied by
+            clip(1 + (C_i . e(psi_i)) / (f_i c0), 0, 1), f_i its fraction of sensors on (so
+            C_i / f_i is the mean direction of what it sees, of length <= 1): an agent that sees
+            the others behind it with respect to the target (it is ahead of the flock in the
+            target direction) stops pulling until the flock catches up, so informed agents lead
+            without leaving.
         seed: seed of the choice of informed agents (independent of the swarm's generator).
     """
 
@@ -66,6 +82,7 @@ class Steering:
     align: float = 0.0
     align_radius: float = 20.0
     cohesion: float = 0.0
+    gate: float | None = None
     seed: int = 0
     informed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     waypoint_index: int = 0
@@ -78,6 +95,8 @@ class Steering:
             raise ValueError(f"strength must be a finite number >= 0, got {self.strength}")
         if self.tolerance is not None and not 0.0 <= self.tolerance < 1.0:
             raise ValueError(f"tolerance must be None or in [0, 1), got {self.tolerance}")
+        if self.gate is not None and not self.gate > 0:
+            raise ValueError(f"gate must be None or > 0, got {self.gate}")
         if self.align < 0:
             raise ValueError(f"align must be >= 0, got {self.align}")
         if self.reach <= 0:
@@ -109,12 +128,7 @@ class Steering:
         else:
             psi = np.full(len(self.informed), self.direction(swarm.t))
         if self.cohesion > 0:
-            n_s = swarm.config.n_sensors
-            bits = swarm.visual_bits()[self.informed].astype(np.float64)
-            centres = (np.arange(n_s) + 0.5) * (2.0 * np.pi / n_s)
-            ang = swarm._th[self.informed, None] + centres[None, :]
-            cx = (bits * np.cos(ang)).sum(1) / n_s
-            cy = (bits * np.sin(ang)).sum(1) / n_s
+            cx, cy = self.visual_mass(swarm)
             psi = np.arctan2(np.sin(psi) + self.cohesion * cy, np.cos(psi) + self.cohesion * cx)
         if self.align > 0:
             d = np.hypot(*(swarm._pos[None, :, :] - pos[:, None, :]).transpose(2, 0, 1))
@@ -127,6 +141,18 @@ class Steering:
             uy = np.sin(psi) + np.where(has, self.align * cy / norm, 0.0)
             psi = np.arctan2(uy, ux)
         return psi
+
+    def visual_mass(self, swarm: FSMSwarm) -> tuple[np.ndarray, np.ndarray]:
+        """World-frame "visual mass" C = (1/n_s) sum_k b_k e(theta_i + phi_k) of each informed
+        agent, from its current sensor bits b_k (phi_k: sensor centres)."""
+        n_s = swarm.config.n_sensors
+        bits = swarm.visual_bits()[self.informed].astype(np.float64)
+        centres = (np.arange(n_s) + 0.5) * (2.0 * np.pi / n_s)
+        ang = swarm._th[self.informed, None] + centres[None, :]
+        return (bits * np.cos(ang)).sum(1) / n_s, (bits * np.sin(ang)).sum(1) / n_s
+
+    def _seen_fraction(self, swarm: FSMSwarm) -> np.ndarray:
+        return swarm.visual_bits()[self.informed].mean(axis=1)
 
     def direction(self, t: int) -> float:
         """The target direction at step ``t`` (direction mode)."""
@@ -149,12 +175,19 @@ class Steering:
         turns = np.asarray(swarm.config.turns)
         new_heading = swarm._th[idx, None] + turns[None, :]
         psi = self.target_directions(swarm)
-        biased = base + self.strength * np.cos(new_heading - psi[:, None])
+        weight = np.full(len(idx), self.strength)
+        if self.gate is not None:
+            cx, cy = self.visual_mass(swarm)
+            seen = np.maximum(self._seen_fraction(swarm), 1.0 / swarm.config.n_sensors)
+            along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
+            weight = weight * np.clip(1.0 + along / self.gate, 0.0, 1.0)
+        biased = base + weight[:, None] * np.cos(new_heading - psi[:, None])
         if self.tolerance is not None:
             best = s.max(axis=1, keepdims=True)
             biased = np.where(s >= (1.0 - self.tolerance) * best, biased, -np.inf)
         out = action.copy()
-        out[idx] = np.argmax(biased, axis=1)
+        # an agent whose bias weight is 0 (strength 0, or fully gated) keeps its FSM choice
+        out[idx] = np.where(weight > 0, np.argmax(biased, axis=1), action[idx])
         return out
 
     def after_step(self, swarm: FSMSwarm) -> None:

@@ -226,7 +226,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             reset_num_timesteps=False,
             log_interval=10,
         )
-    # learn() runs whole episodes, so it may overshoot the target by < one rollout.
+    # No rollout starts after learn()'s last training cycle, so evaluate and checkpoint the final
+    # state here. (learn() collects whole rollouts: it may pass the target by < one rollout.)
     for cb in (eval_cb, ckpt_cb):
         cb.init_callback(model)
         cb.num_timesteps = model.num_timesteps

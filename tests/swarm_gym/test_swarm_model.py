@@ -202,3 +202,33 @@ def test_waypoints_advance():
     sw.step()
     assert st.reached_at == [1] and st.waypoint_index == 1
     assert not st.done
+
+
+def _gate_case(y0, gate=0.3):
+    pos = np.array([[0.0, y0], [-6.0, 0.0], [0.0, 0.0], [6.0, 0.0], [0.0, -6.0], [3.0, 3.0]])
+    st = Steering(fraction=0.2, strength=50.0, target_angle=math.pi / 2, gate=gate, seed=0)
+    sw = FSMSwarm(n_agents=6, horizon=2, seed=0, steering=st)
+    sw.set_state(pos, np.zeros(6))
+    st.informed = np.array([0])
+    plain = FSMSwarm(n_agents=6, horizon=2, seed=0)
+    plain.set_state(pos, np.zeros(6))
+    return sw.decide(), plain.decide()
+
+
+def test_gate_stops_agents_ahead_of_the_flock():
+    # agent 0 is 30 above the group and the target is "up": it sees the flock behind it with
+    # respect to the target, so the gate switches its bias off and it keeps its FSM choice
+    ahead, plain = _gate_case(30.0)
+    ungated, _ = _gate_case(30.0, gate=None)
+    assert ahead.action[0] == plain.action[0] == 0  # FSM: turn right (most future states)
+    assert ungated.action[0] == 1  # without the gate the bias turns it left, away from the flock
+    # 30 below the group the flock lies toward the target: full bias, it turns left (up)
+    behind, _ = _gate_case(-30.0)
+    assert behind.counts[0, 1] > 0 and behind.action[0] == 1
+
+
+def test_zero_strength_is_plain_fsm():
+    st = Steering(fraction=0.5, strength=0.0, seed=0)
+    a = FSMSwarm(n_agents=10, horizon=2, seed=9, steering=st).run(5)["positions"]
+    b = FSMSwarm(n_agents=10, horizon=2, seed=9).run(5)["positions"]
+    np.testing.assert_array_equal(a, b)
