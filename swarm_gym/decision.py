@@ -73,6 +73,8 @@ def score_moves(
     model and ``scores = W`` for the continuous one; ``reach`` (with ``reachable=True``, else None)
     is the number of distinct depth-tau visual states of each agent over all first moves.
     """
+    import numba
+
     from swarm_gym import kernels
 
     n = positions.shape[0]
@@ -80,15 +82,17 @@ def score_moves(
         active = np.ones(n, dtype=np.bool_)
     params, iparams, speeds, turns = kernel_params(cfg)
     iparams[8] = 1 if reachable else 0
-    counts, nodes, weights, leaf_keys, n_leaf = kernels.branch_scores(
-        np.ascontiguousarray(positions, dtype=np.float64),
-        np.ascontiguousarray(headings, dtype=np.float64),
-        np.ascontiguousarray(active, dtype=np.bool_),
-        params,
-        iparams,
-        speeds,
-        turns,
-    )
+    # agents' costs differ (collisions prune branches): hand them to threads one at a time
+    with numba.parallel_chunksize(1):
+        counts, nodes, weights, leaf_keys, n_leaf = kernels.branch_scores(
+            np.ascontiguousarray(positions, dtype=np.float64),
+            np.ascontiguousarray(headings, dtype=np.float64),
+            np.ascontiguousarray(active, dtype=np.bool_),
+            params,
+            iparams,
+            speeds,
+            turns,
+        )
     scores = weights if cfg.model == "continuous" else counts.astype(np.float64)
     reach = None
     if reachable:

@@ -2,11 +2,13 @@
 
     python -m swarm_gym.experiments reproduce --preset paper --out docs/results/swarm
     python -m swarm_gym.experiments steer --preset paper --out docs/results/swarm
+    python -m swarm_gym.experiments sweep --variants V.json --seeds 0 1 2 --jobs 16 --out S.json
 
 ``reproduce`` runs N = 50, tau = 4 for 1000 steps with 3 seeds (``paper``) and writes per-step
 metrics (CSV), a summary over steps 200-1000 (JSON), the order-parameter plot (PNG) and an animated
 GIF of the flock. ``steer`` runs the informed-agent experiments of :mod:`swarm_gym.steering`: a
-90-degree turn of the target direction and a waypoint path. ``smoke`` presets are small and fast.
+90-degree turn of the target direction and a waypoint path. ``sweep`` runs the turn experiment for
+many steering settings and seeds on a process pool. ``smoke`` presets are small and fast.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import itertools
 import json
 import math
 import platform
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -335,15 +338,92 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
     plt.close(fig)
 
 
+def _sweep_job(job: tuple[dict[str, Any], str, int]) -> dict[str, Any]:
+    """One turn experiment of a sweep, in a worker process with one numba thread."""
+    import os
+
+    import numba
+
+    os.environ["TQDM_DISABLE"] = "1"  # one bar, the parent's
+    numba.set_num_threads(1)
+    p, name, seed = job
+    r = steer_turn(p, seed, name)
+    return {k: v for k, v in r.items() if k not in ("heading", "phi")}
+
+
+def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], out: Path, jobs: int = 1,
+          preset: str = "paper") -> dict[str, Any]:  # fmt: skip
+    """Run the turn experiment for every (variant, seed) on ``jobs`` processes.
+
+    ``variants`` maps a name to ``Steering`` settings (``fraction`` may be among them); the rest of
+    the set-up is the ``steer`` preset's. Results go to ``out`` (JSON, rewritten after every run).
+    """
+    import multiprocessing as mp
+
+    from swarm_gym.steering import Steering
+
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    for name, kw in variants.items():
+        try:
+            Steering(**kw)
+        except TypeError as err:
+            raise ValueError(f"variant {name!r}: {err}") from None
+    p = {**PRESETS["steer"][preset], "variants": variants}
+    todo = [(p, name, seed) for name in variants for seed in seeds]
+    runs: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    from tqdm.auto import tqdm
+
+    # tqdm's default lock is a multiprocessing semaphore that spawn pools report as leaked
+    tqdm.set_lock(threading.RLock())
+    bar = _progress(len(todo), "sweep")
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for r in pool.imap_unordered(_sweep_job, todo):
+            runs.append(r)
+            bar.update(1)
+            summary = {
+                "params": {k: v for k, v in p.items() if k != "variants"}, "variants": variants,
+                "seeds": seeds, "versions": _versions(), "runs": runs,
+                "success": {n: [x["seed"] for x in runs if x["variant"] == n and x["success"]]
+                            for n in variants},
+            }  # fmt: skip
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".tmp-{out.name}")
+            tmp.write_text(json.dumps(summary, indent=1))
+            tmp.replace(out)
+    bar.close()
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m swarm_gym.experiments", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("command", choices=["reproduce", "steer"])
+    ap.add_argument("command", choices=["reproduce", "steer", "sweep"])
     ap.add_argument("--preset", choices=["smoke", "paper"], default="smoke")
     ap.add_argument("--out", type=Path, default=Path("runs/swarm"))
     ap.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
+    ap.add_argument("--variants", type=Path, help="sweep: JSON {name: Steering settings}")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep: seeds")
+    ap.add_argument("--jobs", type=int, default=1, help="sweep: worker processes")
     args = ap.parse_args(argv)
+    if args.command == "sweep":
+        if args.variants is None:
+            ap.error("sweep needs --variants FILE.json")
+        try:
+            variants = json.loads(args.variants.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            ap.error(f"--variants: cannot read {args.variants}: {err}")
+        if not isinstance(variants, dict) or not all(
+            isinstance(v, dict) for v in variants.values()
+        ):
+            ap.error("--variants: expected a JSON object {name: {Steering settings}}")
+        if args.jobs < 1:
+            ap.error(f"--jobs must be >= 1, got {args.jobs}")
+        res = sweep(variants, args.seeds, args.out, args.jobs, args.preset)
+        print(json.dumps(res["success"], indent=1))
+        return 0
     fn = reproduce if args.command == "reproduce" else steer
     res = fn(args.preset, args.out, gif=not args.no_gif)
     keep = {k: v for k, v in res.items() if k not in ("params", "versions")}
