@@ -45,30 +45,27 @@ RESUME_MAY_CHANGE = (
 )
 
 
-def _positive_int(name: str) -> Any:
+def _int_at_least(name: str, minimum: int) -> Any:
+    """An argparse type: an integer >= ``minimum`` (``2e5`` is accepted for 200000)."""
+
     def parse(text: str) -> int:
         try:
             value = int(float(text)) if "e" in text.lower() else int(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {value}")
         return value
 
     return parse
+
+
+def _positive_int(name: str) -> Any:
+    return _int_at_least(name, 1)
 
 
 def _non_negative_int(name: str) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
-        return value
-
-    return parse
+    return _int_at_least(name, 0)
 
 
 def _positive_float(name: str, upper: float | None = None) -> Any:

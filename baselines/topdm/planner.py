@@ -59,13 +59,30 @@ def couple(means: np.ndarray, past: np.ndarray, forgotten: np.ndarray, beta: flo
     return np.clip(actions, -1.0, 1.0)
 
 
-class TopdmPlanner:
-    """One TOPDM planning call per control step (fact sheet 1.3), on a :class:`BatchedRollout`."""
+class Planner:
+    """A receding-horizon planner over a :class:`BatchedRollout`: one :meth:`plan` per control step."""
 
     def __init__(self, rollout: BatchedRollout, config: TopdmConfig):
         self.rollout = rollout
         self.config = config
         self.n_actions = rollout.n_actions
+
+    def plan(
+        self,
+        state: np.ndarray,
+        prev_action: np.ndarray,
+        prev_means: np.ndarray | None,
+        n_iterations: int,
+        rng: np.random.Generator,
+    ) -> PlanResult:
+        """Plan from ``state`` (a ``get_state()`` vector) with ``n_iterations`` updates of
+        ``config.n_samples`` rollouts; ``prev_action`` is the last executed action and
+        ``prev_means`` the previous call's shifted best means (None at the first step)."""
+        raise NotImplementedError
+
+
+class TopdmPlanner(Planner):
+    """One TOPDM planning call per control step (fact sheet 1.3), on a :class:`BatchedRollout`."""
 
     def plan(
         self,
@@ -122,14 +139,9 @@ class TopdmPlanner:
         return best
 
 
-class MppiPlanner:
+class MppiPlanner(Planner):
     """PDDM-style MPPI (fact sheet 1.8) at TOPDM's simulator budget: ``n_iterations`` updates of
     N filtered-noise samples per control step, same horizon and :func:`score`."""
-
-    def __init__(self, rollout: BatchedRollout, config: TopdmConfig):
-        self.rollout = rollout
-        self.config = config
-        self.n_actions = rollout.n_actions
 
     def plan(
         self,

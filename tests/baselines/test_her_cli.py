@@ -16,6 +16,8 @@ from baselines.her.config import parse_args, resolve_hyperparameters
     [
         (["--env", "FetchReach-v4", "--timesteps", "0"], "--timesteps must be >= 1"),
         (["--env", "FetchReach-v4", "--timesteps", "ten"], "--timesteps must be an integer"),
+        (["--env", "FetchReach-v4", "--timesteps", "1e400"], "--timesteps must be an integer"),
+        (["--env", "FetchReach-v4", "--timesteps", "9", "--seed", "-1"], "--seed must be >= 0"),
         (["--env", "FetchReach-v4", "--timesteps", "9", "--algo", "ppo"], "--algo"),
         (["--env", "FetchReach-v4", "--timesteps", "9", "--net-arch", "a,b"], "--net-arch"),
         (["--timesteps", "9"], "--env"),
