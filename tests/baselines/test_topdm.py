@@ -109,3 +109,25 @@ def test_loader_errors(tmp_path: Path) -> None:
     np.savez(path, **arrays)
     with pytest.raises(TrajectoryFileError, match="rewards has shape"):
         load_trajectory(path)
+
+
+def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
+    from baselines.topdm import report
+
+    out = tmp_path / "run"
+    assert main(["--env", ENV, "--preset", "smoke", "--out", str(out), "--no-video", "--threads", "1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert report.main([str(out), "--plot", str(tmp_path / "fig.png"), "--out", str(tmp_path / "t.md")]) == 0  # fmt: skip
+    table = (tmp_path / "t.md").read_text()
+    row = json.loads((out / "traj_000" / "summary.json").read_text())
+    assert f"| topdm | 0 | 3/3 | {'yes' if row['success_final'] else 'no'} |" in table
+    assert f"{row['return']:.2f}" in table and (tmp_path / "fig.png").stat().st_size > 0
+    # an unfinished trajectory is read from its checkpoint and marked
+    (out / "traj_000" / "summary.json").unlink()
+    assert "3/3 (unfinished)" in report.markdown_table(report.collect([out]))
+    # not a run folder, and a damaged checkpoint: exit 2 with the path in the message
+    assert report.main([str(tmp_path)]) == 2
+    assert "no traj_* folders" in capsys.readouterr().err
+    (out / "traj_000" / "checkpoint.npz").write_bytes(b"not an npz")
+    assert report.main([str(out)]) == 2
+    assert "damaged checkpoint" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""Summarise TOPDM / MPPI run folders: a Markdown table and a per-step figure.
+
+    python -m baselines.topdm.report runs/topdm_* runs/mppi_* [--plot FIG.png] [--out TABLE.md]
+
+Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
+from its last ``checkpoint.npz`` (marked unfinished), so a table can be made while runs go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def read_trajectory(folder: Path) -> dict[str, Any]:
+    """One trajectory's per-step rewards and success, its budget and whether it finished."""
+    ckpt_path = folder / "checkpoint.npz"
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"{folder}: no checkpoint.npz (not a TOPDM trajectory folder)")
+    try:
+        with np.load(ckpt_path, allow_pickle=False) as data:
+            rewards, success = data["rewards"].copy(), data["success"].copy()
+            sim_steps, wall_s = int(data["sim_steps"]), float(data["wall_s"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{ckpt_path}: damaged checkpoint ({err})") from None
+    run_config = json.loads((folder.parent / "config.json").read_text())
+    hits = np.flatnonzero(success == 1.0)
+    return {
+        "folder": str(folder),
+        "planner": "mppi" if run_config.get("mppi") else "topdm",
+        "seed": run_config["seed"] + int(folder.name.split("_")[-1]),
+        "steps": len(rewards),
+        "traj_len": run_config["planner_config"]["traj_len"],
+        "finished": (folder / "summary.json").exists(),
+        "success_final": bool(success[-1] == 1.0) if len(success) else False,
+        "first_success": int(hits[0]) if hits.size else None,
+        "return": float(rewards.sum()),
+        "sim_steps": sim_steps,
+        "wall_s": wall_s,
+        "rewards": rewards,
+        "success": success,
+    }
+
+
+def collect(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """All trajectories of the given run folders, sorted by planner and seed."""
+    rows = []
+    for run in map(Path, run_dirs):
+        folders = sorted(run.glob("traj_*"))
+        if not folders:
+            raise FileNotFoundError(f"{run}: no traj_* folders (not a TOPDM run folder)")
+        rows += [read_trajectory(f) for f in folders]
+    return sorted(rows, key=lambda r: (r["planner"], r["seed"]))
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Per-trajectory rows, then one line per planner over its finished trajectories."""
+    lines = [
+        "| planner | seed | control steps | success at the last step | first success (step) "
+        "| return | env steps simulated | wall time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        steps = f"{r['steps']}/{r['traj_len']}" + ("" if r["finished"] else " (unfinished)")
+        first = "-" if r["first_success"] is None else str(r["first_success"])
+        lines.append(
+            f"| {r['planner']} | {r['seed']} | {steps} | {'yes' if r['success_final'] else 'no'} "
+            f"| {first} | {r['return']:.2f} | {r['sim_steps'] / 1e6:.2f} M | {r['wall_s'] / 60:.0f} min |"
+        )
+    for planner in sorted({r["planner"] for r in rows}):
+        done = [r for r in rows if r["planner"] == planner and r["finished"]]
+        if done:
+            rate = np.mean([r["success_final"] for r in done])
+            lines.append(
+                f"\n**{planner}**: success at the last step in {sum(r['success_final'] for r in done)}"
+                f" of {len(done)} finished trajectories ({rate:.2f}); mean return "
+                f"{np.mean([r['return'] for r in done]):.2f}."
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Dense reward per control step and success, one line per trajectory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_s) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    colours = {"topdm": "tab:blue", "mppi": "tab:orange"}
+    for r in rows:
+        style = "-" if r["finished"] else ":"
+        label = f"{r['planner']} seed {r['seed']}"
+        ax_r.plot(r["rewards"], style, color=colours[r["planner"]], lw=1, label=label)
+        ax_s.step(np.arange(len(r["success"])), r["success"], style, where="post",
+                  color=colours[r["planner"]], lw=1)  # fmt: skip
+    ax_r.set_ylabel("dense reward")
+    ax_s.set_ylabel("is_success")
+    ax_s.set_xlabel("control step")
+    ax_r.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m baselines.topdm.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("runs", nargs="+", help="run folders written by python -m baselines.topdm")
+    parser.add_argument("--plot", type=Path, help="write the per-step figure here (PNG)")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    args = parser.parse_args(argv)
+    try:
+        rows = collect(args.runs)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table = markdown_table(rows)
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
