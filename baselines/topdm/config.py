@@ -32,10 +32,14 @@ class TopdmConfig:
     success_bonus: bool = True  # ignored (no bonus) on envs without success (PenSpin)
     traj_len: int = 50
     anneal: bool = True
-    # MPPI (PDDM style, fact sheet 1.8); gamma and sigma are NOT tuned values from the paper
+    # MPPI (PDDM style, fact sheet 1.8). The paper's sigma and gamma are unknown (fact sheet 1.8
+    # [UNVERIFIED]) and these are not tuned. With mppi_normalize the scores are standardised per
+    # iteration before exp(gamma * .), so gamma is in units of the score spread: raw scores start
+    # around 1e-2 on the two-hand tasks, where exp(10 * R) weights every sample alike.
     mppi_sigma: float = 0.3
     mppi_beta: float = 0.7
-    mppi_gamma: float = 10.0
+    mppi_gamma: float = 2.0
+    mppi_normalize: bool = True
 
     def __post_init__(self) -> None:
         checks = {
@@ -49,6 +53,8 @@ class TopdmConfig:
             "forget_frac": 0 <= self.forget_frac <= 1,
             "init_frac_prev": 0 <= self.init_frac_prev <= 1,
             "mppi_beta": 0 <= self.mppi_beta <= 1,
+            "mppi_sigma": self.mppi_sigma > 0,
+            "mppi_gamma": self.mppi_gamma > 0,
         }
         for name, ok in checks.items():
             if not ok:

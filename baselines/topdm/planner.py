@@ -59,6 +59,16 @@ def couple(means: np.ndarray, past: np.ndarray, forgotten: np.ndarray, beta: flo
     return np.clip(actions, -1.0, 1.0)
 
 
+def mppi_weights(scores: np.ndarray, gamma: float, normalize: bool) -> np.ndarray:
+    """exp(gamma * R_i) up to a constant; with ``normalize``, R is first standardised (R - max R) /
+    std R, so gamma does not depend on the reward scale (equal scores give equal weights)."""
+    shifted = scores - scores.max()
+    if normalize:
+        spread = scores.std()
+        shifted = shifted / spread if spread > 0 else np.zeros_like(shifted)
+    return np.exp(gamma * shifted)
+
+
 class Planner:
     """A receding-horizon planner over a :class:`BatchedRollout`: one :meth:`plan` per control step."""
 
@@ -168,7 +178,7 @@ class MppiPlanner(Planner):
             result = self.rollout.rollout(state, actions, final_states=False)
             best.sim_steps += n * h
             scores = score(result, cfg)
-            weights = np.exp(cfg.mppi_gamma * (scores - scores.max()))
+            weights = mppi_weights(scores, cfg.mppi_gamma, cfg.mppi_normalize)
             mu = np.tensordot(weights / weights.sum(), actions, axes=1)
             if scores.max() > best.best_score:
                 best.best_score = float(scores.max())

@@ -131,3 +131,19 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     (out / "traj_000" / "checkpoint.npz").write_bytes(b"not an npz")
     assert report.main([str(out)]) == 2
     assert "damaged checkpoint" in capsys.readouterr().err
+
+
+def test_mppi_weights_are_scale_free_when_normalised() -> None:
+    from baselines.topdm.planner import mppi_weights
+
+    scores = np.array([0.010, 0.012, 0.011, 0.020])
+    w = mppi_weights(scores, 2.0, normalize=True)
+    np.testing.assert_allclose(w, mppi_weights(1000.0 * scores + 7.0, 2.0, normalize=True))
+    assert w.argmax() == 3 and w.max() == 1.0 and w.min() < 0.05
+    # raw (textbook) form: on small scores exp(10 R) weights every sample about alike
+    raw = mppi_weights(scores, 10.0, normalize=False)
+    np.testing.assert_allclose(raw, np.exp(10.0 * (scores - scores.max())))
+    assert raw.min() > 0.9
+    np.testing.assert_array_equal(mppi_weights(np.full(5, 3.0), 2.0, normalize=True), np.ones(5))
+    with pytest.raises(ValueError, match="mppi_gamma"):
+        make_config("smoke", ENV, mppi_gamma=0.0)
