@@ -1,8 +1,8 @@
 """numba kernels of the FSM swarm: visual states, the future-state tree search, branch scores.
 
 The step is split into N independent tasks, one per agent, run with ``prange``. Each task walks
-the five branches of its agent depth-first with an explicit stack and keeps its distinct visual states
-(packed into an int64, bit k = sensor k) in a small open-addressing hash set. All scratch memory is
+the five branches of its agent depth-first with an explicit stack and keeps its distinct visual
+states (packed into an int64, bit k = sensor k) in a small open-addressing hash set. All scratch memory is
 allocated once per task, never per node, and each task writes only its own output cell, so the
 result does not depend on the number of threads.
 
@@ -294,6 +294,7 @@ def _branch(
     n_ev = 0
     n_leaf = 0
     collect = iparams[8] == 1
+    ib = fbits.view(np.int64)  # the bit patterns of the node state written to fbits
     sx[0] = px0
     sy[0] = py0
     sth[0] = th0
@@ -314,7 +315,6 @@ def _branch(
                     fbits[0] = x
                     fbits[1] = y
                     fbits[2] = th
-                    ib = fbits.view(np.int64)
                     slot = _memo_slot(memo, level, ib[0], ib[1], ib[2])
                 if slot >= 0 and memo[slot, 0] != _EMPTY:
                     key = memo[slot, 4]
