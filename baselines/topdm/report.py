@@ -22,14 +22,14 @@ import numpy as np
 def read_trajectory(folder: Path) -> dict[str, Any]:
     """One trajectory's per-step rewards and success, its budget and whether it finished."""
     ckpt_path = folder / "checkpoint.npz"
-    if not ckpt_path.exists():
-        raise FileNotFoundError(f"{folder}: no checkpoint.npz (not a TOPDM trajectory folder)")
-    try:
-        with np.load(ckpt_path, allow_pickle=False) as data:
-            rewards, success = data["rewards"].copy(), data["success"].copy()
-            sim_steps, wall_s = int(data["sim_steps"]), float(data["wall_s"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{ckpt_path}: damaged checkpoint ({err})") from None
+    rewards, success, sim_steps, wall_s = np.zeros(0), np.zeros(0), 0, 0.0
+    if ckpt_path.exists():  # else: started, no control step completed yet
+        try:
+            with np.load(ckpt_path, allow_pickle=False) as data:
+                rewards, success = data["rewards"].copy(), data["success"].copy()
+                sim_steps, wall_s = int(data["sim_steps"]), float(data["wall_s"])
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{ckpt_path}: damaged checkpoint ({err})") from None
     run_config = json.loads((folder.parent / "config.json").read_text())
     hits = np.flatnonzero(success == 1.0)
     return {
@@ -94,15 +94,19 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_r, ax_s) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    colours = {"topdm": "tab:blue", "mppi": "tab:orange"}
-    for r in rows:
+    maps = {"topdm": plt.cm.Blues, "mppi": plt.cm.Oranges}
+    for k, r in enumerate(rows):
+        same = [x for x in rows if x["planner"] == r["planner"]]
+        shade = 0.45 + 0.5 * same.index(r) / max(len(same) - 1, 1)
+        colour = maps.get(r["planner"], plt.cm.Greys)(shade)
         style = "-" if r["finished"] else ":"
-        label = f"{r['planner']} seed {r['seed']}"
-        ax_r.plot(r["rewards"], style, color=colours[r["planner"]], lw=1, label=label)
-        ax_s.step(np.arange(len(r["success"])), r["success"], style, where="post",
-                  color=colours[r["planner"]], lw=1)  # fmt: skip
+        label = f"{r['planner']} seed {r['seed']}" + ("" if r["finished"] else " (unfinished)")
+        ax_r.plot(r["rewards"], style, color=colour, lw=1.2, label=label)
+        # success lines are offset a little so that overlapping trajectories stay visible
+        ax_s.step(np.arange(len(r["success"])), r["success"] - 0.03 * k, style, where="post",
+                  color=colour, lw=1.2)  # fmt: skip
     ax_r.set_ylabel("dense reward")
-    ax_s.set_ylabel("is_success")
+    ax_s.set_ylabel("is_success (offset per run)")
     ax_s.set_xlabel("control step")
     ax_r.legend(fontsize=7, ncol=2)
     fig.tight_layout()

@@ -125,6 +125,12 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     # an unfinished trajectory is read from its checkpoint and marked
     (out / "traj_000" / "summary.json").unlink()
     assert "3/3 (unfinished)" in report.markdown_table(report.collect([out]))
+    # a trajectory that has not completed a step yet is listed with 0 steps
+    (tmp_path / "run2" / "traj_000").mkdir(parents=True)
+    (tmp_path / "run2" / "config.json").write_text((out / "config.json").read_text())
+    assert "| topdm | 0 | 0/3 (unfinished) | no |" in report.markdown_table(
+        report.collect([tmp_path / "run2"])
+    )
     # not a run folder, and a damaged checkpoint: exit 2 with the path in the message
     assert report.main([str(tmp_path)]) == 2
     assert "no traj_* folders" in capsys.readouterr().err
