@@ -1,6 +1,7 @@
 """Summarise TOPDM / MPPI run folders: a Markdown table and a per-step figure.
 
     python -m baselines.topdm.report runs/topdm_* runs/mppi_* [--plot FIG.png] [--out TABLE.md]
+    python -m baselines.topdm.report --video RUN/traj_000/trajectory.npz OUT.gif
 
 Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
 from its last ``checkpoint.npz`` (marked unfinished), so a table can be made while runs go on.
@@ -115,13 +116,42 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _video(trajectory: Path, gif: Path) -> int:
+    from baselines.common.runtime import configure_rendering
+
+    configure_rendering()
+    import dexterous_gym  # noqa: F401  (registers the IDs)
+    from baselines.topdm.run import write_video
+    from baselines.topdm.trajectory import TrajectoryFileError, load_trajectory
+
+    try:
+        traj = load_trajectory(trajectory)
+    except (TrajectoryFileError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    meta = traj.meta
+    title = f"{meta['planner'].upper()} {meta['env_id']} seed {meta['seed']}"
+    result = write_video(meta["env_id"], traj.states, gif, traj.rewards, traj.success, title)
+    if result.startswith("not written"):
+        print(f"error: {result}", file=sys.stderr)
+        return 1
+    print(f"wrote {gif}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m baselines.topdm.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("runs", nargs="+", help="run folders written by python -m baselines.topdm")
+    parser.add_argument("runs", nargs="*", help="run folders written by python -m baselines.topdm")
     parser.add_argument("--plot", type=Path, help="write the per-step figure here (PNG)")
     parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    parser.add_argument("--video", nargs=2, type=Path, metavar=("TRAJECTORY", "GIF"),
+                        help="render a trajectory file to a captioned GIF")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.video:
+        return _video(*args.video)
+    if not args.runs:
+        parser.error("give run folders (or --video TRAJECTORY GIF)")
     try:
         rows = collect(args.runs)
     except (FileNotFoundError, ValueError) as err:

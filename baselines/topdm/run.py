@@ -154,27 +154,46 @@ def run_trajectory(
         "sim_steps_per_s": int(ckpt["sim_steps"]) / max(float(ckpt["wall_s"]), 1e-9),
     }
     if video:
-        summary["video"] = _write_video(env_id, ckpt["states"], out_dir / "video.gif")
+        title = f"{meta['planner'].upper()} {env_id} seed {seed}"
+        summary["video"] = write_video(env_id, ckpt["states"], out_dir / "video.gif",
+                                       ckpt["rewards"], ckpt["success"], title)  # fmt: skip
     write_json(summary_path, summary)
     return summary
 
 
-def _write_video(env_id: str, states: np.ndarray, path: Path) -> str:
-    """Render the executed trajectory to a GIF; returns the path, or the error as text."""
+def write_video(
+    env_id: str,
+    states: np.ndarray,
+    path: Path,
+    rewards: np.ndarray | None = None,
+    success: np.ndarray | None = None,
+    title: str = "",
+) -> str:
+    """Render states (``get_state()`` vectors) to a GIF with a caption; returns the file name, or
+    the error as text (rendering needs a GL backend; the trajectory itself is still valid)."""
     try:
         import imageio.v2 as imageio
+        from PIL import Image, ImageDraw
 
-        env = gym.make(env_id, render_mode="rgb_array", width=240, height=240).unwrapped
+        env = gym.make(env_id, render_mode="rgb_array", width=480, height=320).unwrapped
         frames = []
-        for state in states:
+        for t, state in enumerate(states):
             env.set_state(state)
-            frames.append(env.render())
+            # the two hands fill the middle band of the families' default cameras
+            image = Image.fromarray(env.render()).crop((40, 60, 440, 260))
+            text = f"{title} step {t}".strip()
+            if t > 0 and rewards is not None:
+                text += f"  r={rewards[t - 1]:.2f}"
+            if t > 0 and success is not None and np.isfinite(success[t - 1]):
+                text += f"  success={int(success[t - 1])}"
+            ImageDraw.Draw(image).text((6, 4), text, fill=(0, 0, 0))
+            frames.append(np.asarray(image))
         env.close()
         tmp = path.with_name(f".tmp-{path.name}")
         imageio.mimsave(tmp, frames, duration=1000 * env.dt, loop=0)
         tmp.replace(path)
         return str(path.name)
-    except Exception as err:  # rendering needs a GL backend; the trajectory is still valid
+    except Exception as err:  # no GL backend here: say so in the summary instead of failing
         return f"not written: {type(err).__name__}: {err}"
 
 

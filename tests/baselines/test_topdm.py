@@ -122,6 +122,18 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     row = json.loads((out / "traj_000" / "summary.json").read_text())
     assert f"| topdm | 0 | 3/3 | {'yes' if row['success_final'] else 'no'} |" in table
     assert f"{row['return']:.2f}" in table and (tmp_path / "fig.png").stat().st_size > 0
+    # --video renders a trajectory file (when this machine has a GL backend)
+    gif = tmp_path / "traj.gif"
+    code = report.main(["--video", str(out / "traj_000" / "trajectory.npz"), str(gif)])
+    if code == 0:
+        from PIL import Image
+
+        with Image.open(gif) as image:
+            assert image.n_frames == 4 and image.size == (400, 200)
+    else:
+        assert code == 1 and "not written" in capsys.readouterr().err
+    assert report.main(["--video", str(tmp_path / "missing.npz"), str(gif)]) == 2
+    capsys.readouterr()
     # an unfinished trajectory is read from its checkpoint and marked
     (out / "traj_000" / "summary.json").unlink()
     assert "3/3 (unfinished)" in report.markdown_table(report.collect([out]))
