@@ -229,7 +229,7 @@ def steer_turn(p: dict[str, Any], seed: int, name: str) -> dict[str, Any]:
     return {
         "success": steps is not None and steps <= p["after"] and float(phi_after.min()) >= 0.9,
         "seed": seed, "variant": name, "steering": kw,
-        "steps_to_within_20deg": first_within(heading),
+        "steps_to_within_20deg": steps,
         "steps_to_within_20deg_largest_cluster": first_within(heading_lc),
         "final_heading_error_deg": math.degrees(_angle_diff(heading[-1], target)),
         "order_parameter_min_after_turn": float(phi_after.min()),
@@ -360,7 +360,7 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], out: Path, jobs
     """
     import multiprocessing as mp
 
-    from swarm_gym.steering import Steering
+    from tqdm.auto import tqdm
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -373,8 +373,6 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], out: Path, jobs
     todo = [(p, name, seed) for name in variants for seed in seeds]
     runs: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
-    from tqdm.auto import tqdm
-
     # tqdm's default lock is a multiprocessing semaphore that spawn pools report as leaked
     tqdm.set_lock(threading.RLock())
     bar = _progress(len(todo), "sweep")

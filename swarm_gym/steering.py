@@ -142,17 +142,19 @@ class Steering:
             psi = np.arctan2(uy, ux)
         return psi
 
-    def visual_mass(self, swarm: FSMSwarm) -> tuple[np.ndarray, np.ndarray]:
+    def visual_mass(
+        self, swarm: FSMSwarm, bits: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """World-frame "visual mass" C = (1/n_s) sum_k b_k e(theta_i + phi_k) of each informed
-        agent, from its current sensor bits b_k (phi_k: sensor centres)."""
+        agent, from its current sensor bits b_k (phi_k: sensor centres). ``bits``: the informed
+        agents' rows of ``swarm.visual_bits()``, if already computed."""
         n_s = swarm.config.n_sensors
-        bits = swarm.visual_bits()[self.informed].astype(np.float64)
+        if bits is None:
+            bits = swarm.visual_bits()[self.informed]
+        bits = bits.astype(np.float64)
         centres = (np.arange(n_s) + 0.5) * (2.0 * np.pi / n_s)
         ang = swarm._th[self.informed, None] + centres[None, :]
         return (bits * np.cos(ang)).sum(1) / n_s, (bits * np.sin(ang)).sum(1) / n_s
-
-    def _seen_fraction(self, swarm: FSMSwarm) -> np.ndarray:
-        return swarm.visual_bits()[self.informed].mean(axis=1)
 
     def direction(self, t: int) -> float:
         """The target direction at step ``t`` (direction mode)."""
@@ -177,8 +179,9 @@ class Steering:
         psi = self.target_directions(swarm)
         weight = np.full(len(idx), self.strength)
         if self.gate is not None:
-            cx, cy = self.visual_mass(swarm)
-            seen = np.maximum(self._seen_fraction(swarm), 1.0 / swarm.config.n_sensors)
+            bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
+            cx, cy = self.visual_mass(swarm, bits)
+            seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
             along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
             weight = weight * np.clip(1.0 + along / self.gate, 0.0, 1.0)
         biased = base + weight[:, None] * np.cos(new_heading - psi[:, None])
