@@ -65,15 +65,18 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """Per-trajectory rows, then one line per planner over its finished trajectories."""
     lines = [
         "| planner | seed | control steps | success at the last step | first success (step) "
-        "| return | env steps simulated | wall time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| return | env steps simulated | wall time | env steps/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         steps = f"{r['steps']}/{r['traj_len']}" + ("" if r["finished"] else " (unfinished)")
         first = "-" if r["first_success"] is None else str(r["first_success"])
+        # throughput tells apart rows that ran on different machines or thread counts
+        rate = f"{r['sim_steps'] / r['wall_s']:.0f}" if r["wall_s"] > 0 else "-"
         lines.append(
             f"| {r['planner']} | {r['seed']} | {steps} | {'yes' if r['success_final'] else 'no'} "
-            f"| {first} | {r['return']:.2f} | {r['sim_steps'] / 1e6:.2f} M | {r['wall_s'] / 60:.0f} min |"
+            f"| {first} | {r['return']:.2f} | {r['sim_steps'] / 1e6:.2f} M | {r['wall_s'] / 60:.0f} min "
+            f"| {rate} |"
         )
     for planner in sorted({r["planner"] for r in rows}):
         done = [r for r in rows if r["planner"] == planner and r["finished"]]

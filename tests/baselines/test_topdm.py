@@ -57,11 +57,12 @@ def test_cli_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mppi", [False, True])
 def test_resume_reproduces_uninterrupted_run(tmp_path: Path, mppi: bool) -> None:
+    # the resumed part runs on 2 threads, the reference on 1: plans must not depend on threads
     config = make_config("smoke", ENV)
     full = run_trajectory(ENV, config, 5, tmp_path / "a", mppi=mppi, n_threads=1, video=False)
     part = run_trajectory(ENV, config, 5, tmp_path / "b", mppi=mppi, n_threads=1, video=False, max_steps=1)  # fmt: skip
     assert part == {"completed_steps": 1, "finished": False}
-    resumed = run_trajectory(ENV, config, 5, tmp_path / "b", mppi=mppi, resume=True, n_threads=1, video=False)  # fmt: skip
+    resumed = run_trajectory(ENV, config, 5, tmp_path / "b", mppi=mppi, resume=True, n_threads=2, video=False)  # fmt: skip
     assert resumed["return"] == full["return"]
     a = load_trajectory(tmp_path / "a" / "trajectory.npz")
     b = load_trajectory(tmp_path / "b" / "trajectory.npz")
@@ -136,13 +137,16 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     # an unfinished trajectory is read from its checkpoint and marked
     (out / "traj_000" / "summary.json").unlink()
-    assert "3/3 (unfinished)" in report.markdown_table(report.collect([out]))
+    table = report.markdown_table(report.collect([out]))
+    assert "3/3 (unfinished)" in table
+    # the throughput column is the simulated env steps over the wall time of the trajectory
+    row = report.collect([out])[0]
+    assert f"| {row['sim_steps'] / row['wall_s']:.0f} |" in table
     # a trajectory that has not completed a step yet is listed with 0 steps
     (tmp_path / "run2" / "traj_000").mkdir(parents=True)
     (tmp_path / "run2" / "config.json").write_text((out / "config.json").read_text())
-    assert "| topdm | 0 | 0/3 (unfinished) | no |" in report.markdown_table(
-        report.collect([tmp_path / "run2"])
-    )
+    empty = report.markdown_table(report.collect([tmp_path / "run2"]))
+    assert "| topdm | 0 | 0/3 (unfinished) | no |" in empty and empty.rstrip().endswith("| - |")
     # not a run folder, and a damaged checkpoint: exit 2 with the path in the message
     assert report.main([str(tmp_path)]) == 2
     assert "no traj_* folders" in capsys.readouterr().err
