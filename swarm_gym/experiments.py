@@ -43,8 +43,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "after": 40, "path_steps": 60, "waypoints": [[250, 50], [400, 150]],
                   "reach": 40.0, "gif_every": 3,
                   "variants": {"control": {"strength": 0.0},
-                               "gated": {"strength": 10.0, "gate": 0.3}},
-                  "turn_variants": ["control", "gated"],
+                               "gated": {"strength": 10.0, "gate": 0.3},
+                               "belief": {"strength": 0.0, "gate": 0.6,
+                                          "belief_turn": math.pi / 6}},
+                  "turn_variants": ["control", "gated", "belief"],
                   "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
                                                     "fraction": 0.3}},
                   "path_variant": "gated_30pct"},
@@ -55,8 +57,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "variants": {"control": {"strength": 0.0},
                                "plain": {"strength": 0.5},
                                "gated": {"strength": 10.0, "gate": 0.3},
-                               "gated_20pct": {"strength": 10.0, "gate": 0.3, "fraction": 0.2}},
-                  "turn_variants": ["control", "plain", "gated", "gated_20pct"],
+                               "belief": {"strength": 0.0, "gate": 0.6,
+                                          "belief_turn": math.pi / 6}},
+                  "turn_variants": ["control", "plain", "gated", "belief"],
                   "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
                                                     "fraction": 0.3}},
                   "path_variant": "gated_30pct"},
@@ -308,11 +311,12 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=110)
-    for r in turns:
-        if r["seed"] != p["seeds"][0]:
-            continue
-        axes[0].plot(np.degrees(np.unwrap(r["heading"])), lw=0.9, label=r["variant"])
-        axes[1].plot(r["phi"], lw=0.8, label=r["variant"])
+    colours = {name: f"C{k}" for k, name in enumerate(p["turn_variants"])}
+    for r in turns:  # every seed, one colour per variant, labelled once
+        label = r["variant"] if r["seed"] == p["seeds"][0] else None
+        kw = {"color": colours[r["variant"]], "label": label, "alpha": 0.8}
+        axes[0].plot(np.degrees(np.unwrap(r["heading"])), lw=0.9, **kw)
+        axes[1].plot(r["phi"], lw=0.7, **kw)
     tgt = [0 if t < p["turn_step"] else 90 for t in range(p["turn_step"] + p["after"])]
     axes[0].plot(tgt, "k--", lw=0.8, label="target")
     axes[0].set_xlabel("step")
@@ -330,9 +334,9 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
     axes[2].set_aspect("equal")
     axes[2].set_title(f"flock centre vs waypoints ({p['path_variant']})", fontsize=9)
     axes[2].legend(fontsize=7)
-    axes[0].set_title(
-        f"seed {p['seeds'][0]}: target turns 90° at step {p['turn_step']}", fontsize=9
-    )
+    seeds = ", ".join(map(str, p["seeds"]))
+    axes[0].set_title(f"seeds {seeds}: target turns 90° at step {p['turn_step']}", fontsize=9)
+    axes[1].axhline(0.9, color="k", ls=":", lw=0.8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

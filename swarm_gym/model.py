@@ -144,7 +144,7 @@ class FSMSwarm:
             )
             action = choose(scores, uniforms, cfg.tie_break)
             if self.steering is not None:
-                action = self.steering.adjust(self, counts, scores, action)
+                action = self.steering.adjust(self, counts, scores, action, uniforms)
             self._decision = Decision(counts, nodes, scores, tied_moves(scores), action, reach)
         return self._decision
 

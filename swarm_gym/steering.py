@@ -24,6 +24,15 @@ bias off and flies as a plain FSM agent until the flock catches up; one that see
 the target pushes. It uses only the agent's own visual state. ``tolerance``, ``cohesion`` and
 ``align`` are further options that were tried (see docs/swarm.md).
 
+Belief (``belief_turn``, the mechanism that meets the turning target; it can replace the heading
+bias, ``strength = 0``): the informed agent changes its *model of the others*, not its objective.
+In its own tree search it assumes that every other agent turns toward psi_i by up to
+``belief_turn`` (radians; the others' headings rotated toward psi_i, clipped to that angle, then
+flown ballistically as usual) and it takes the plain FSM choice, tie rule included, in that imagined
+world. It keeps to where the turned flock would be, so it stays with the flock while leading it
+round. With ``gate`` set, the angle is scaled by the same gate weight as the bias: an agent ahead
+of the flock with respect to the target believes in no turn and is a plain FSM agent.
+
 Waypoints: the informed agents aim at waypoint k until the centre of the flock (the mean position of
 all agents) comes within ``reach`` of it, then at waypoint k + 1; after the last they keep aiming
 at it.
@@ -35,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from swarm_gym.decision import choose, score_moves
 
 if TYPE_CHECKING:
     from swarm_gym.model import FSMSwarm
@@ -62,12 +73,15 @@ class Steering:
             sensor centres) in the preferred direction: psi = angle(e(target) + kappa * C).
             Surrounded agents have C ~ 0; an agent drifting out of the flock sees the others on
             one side, so C pulls it back. It uses only what the agent sees.
+        belief_turn: if set (radians, in (0, pi]), the largest angle by which an informed agent
+            assumes the others turn toward its preferred direction in its own tree search (see
+            the module docstring); scaled by the gate weight when ``gate`` is set.
         gate: if set (a scale c0 > 0), the bias of informed agent i is multiplied by
             clip(1 + (C_i . e(psi_i)) / (f_i c0), 0, 1), f_i its fraction of sensors on (so
             C_i / f_i is the mean direction of what it sees, of length <= 1): an agent that sees
             the others behind it with respect to the target (it is ahead of the flock in the
             target direction) stops pulling until the flock catches up, so informed agents lead
-            without leaving.
+            without leaving. It scales ``belief_turn`` in the same way.
         seed: seed of the choice of informed agents (independent of the swarm's generator).
     """
 
@@ -83,6 +97,7 @@ class Steering:
     align_radius: float = 20.0
     cohesion: float = 0.0
     gate: float | None = None
+    belief_turn: float | None = None
     seed: int = 0
     informed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     waypoint_index: int = 0
@@ -97,6 +112,10 @@ class Steering:
             raise ValueError(f"tolerance must be None or in [0, 1), got {self.tolerance}")
         if self.gate is not None and not self.gate > 0:
             raise ValueError(f"gate must be None or > 0, got {self.gate}")
+        if self.belief_turn is not None and not 0.0 < self.belief_turn <= np.pi:
+            raise ValueError(
+                f"belief_turn must be None or in (0, pi] radians, got {self.belief_turn}"
+            )
         if self.align < 0:
             raise ValueError(f"align must be >= 0, got {self.align}")
         if self.reach <= 0:
@@ -162,35 +181,76 @@ class Steering:
             return self.target_angle + self.turn_angle
         return self.target_angle
 
+    def gate_weights(self, swarm: FSMSwarm, psi: np.ndarray) -> np.ndarray:
+        """Gate weight in [0, 1] of each informed agent (1 everywhere without ``gate``)."""
+        if self.gate is None:
+            return np.ones(len(self.informed))
+        bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
+        cx, cy = self.visual_mass(swarm, bits)
+        seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
+        along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
+        return np.clip(1.0 + along / self.gate, 0.0, 1.0)
+
+    @staticmethod
+    def believed_scores(
+        swarm: FSMSwarm, agents: np.ndarray, psi: np.ndarray, turn: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Counts and scores (k, 5) of the tree searches of ``agents`` (k indices) in which the
+        others' headings are turned toward psi[k] by at most ``turn[k]`` (one search per agent)."""
+        k = len(agents)
+        counts, scores = np.zeros((k, 5), dtype=np.int64), np.zeros((k, 5))
+        th = swarm._th
+        for row, (i, p, limit) in enumerate(zip(agents, psi, turn, strict=True)):
+            believed = th + np.clip(np.angle(np.exp(1j * (p - th))), -limit, limit)
+            believed[i] = th[i]  # its own heading is its own
+            active = np.zeros(swarm.n_agents, dtype=np.bool_)
+            active[i] = True
+            c, _, s, _ = score_moves(swarm.config, swarm._pos, believed, active)
+            counts[row], scores[row] = c[i], s[i]
+        return counts, scores
+
     def adjust(
-        self, swarm: FSMSwarm, counts: np.ndarray, scores: np.ndarray, action: np.ndarray
+        self,
+        swarm: FSMSwarm,
+        counts: np.ndarray,
+        scores: np.ndarray,
+        action: np.ndarray,
+        uniforms: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Replace the informed agents' choices by the biased argmax."""
+        """Replace the informed agents' choices by the biased argmax.
+
+        ``uniforms``: the per-agent tie uniforms of this step (needed with ``belief_turn``, for
+        the FSM choice in the believed world; 0.5 if not given).
+        """
         if len(self.informed) == 0:
             return action
         idx = self.informed
-        s = scores[idx]
+        psi = self.target_directions(swarm)
+        gate_w = self.gate_weights(swarm, psi)
+        c, s, fsm = counts[idx], scores[idx], action[idx]
+        if self.belief_turn is not None:
+            turn = self.belief_turn * gate_w
+            believes = turn > 0  # a fully gated agent keeps the real world (and its FSM choice)
+            if believes.any():
+                bc, bs = self.believed_scores(swarm, idx[believes], psi[believes], turn[believes])
+                c, s, fsm = c.copy(), s.copy(), fsm.copy()
+                c[believes], s[believes] = bc, bs
+                u = np.full(len(idx), 0.5) if uniforms is None else uniforms[idx]
+                fsm[believes] = choose(bs, u[believes], swarm.config.tie_break)
         with np.errstate(divide="ignore"):
-            base = np.where((counts[idx] > 0) & (s > 0), np.log(np.maximum(s, 1e-300)), -np.inf)
+            base = np.where((c > 0) & (s > 0), np.log(np.maximum(s, 1e-300)), -np.inf)
         # a positive-count branch with W = 0 (continuous model): rank it just above collisions
-        base = np.where((counts[idx] > 0) & ~(s > 0), -1e6, base)
+        base = np.where((c > 0) & ~(s > 0), -1e6, base)
         turns = np.asarray(swarm.config.turns)
         new_heading = swarm._th[idx, None] + turns[None, :]
-        psi = self.target_directions(swarm)
-        weight = np.full(len(idx), self.strength)
-        if self.gate is not None:
-            bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
-            cx, cy = self.visual_mass(swarm, bits)
-            seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
-            along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
-            weight = weight * np.clip(1.0 + along / self.gate, 0.0, 1.0)
+        weight = self.strength * gate_w
         biased = base + weight[:, None] * np.cos(new_heading - psi[:, None])
         if self.tolerance is not None:
             best = s.max(axis=1, keepdims=True)
             biased = np.where(s >= (1.0 - self.tolerance) * best, biased, -np.inf)
         out = action.copy()
         # an agent whose bias weight is 0 (strength 0, or fully gated) keeps its FSM choice
-        out[idx] = np.where(weight > 0, np.argmax(biased, axis=1), action[idx])
+        out[idx] = np.where(weight > 0, np.argmax(biased, axis=1), fsm)
         return out
 
     def after_step(self, swarm: FSMSwarm) -> None:

@@ -232,3 +232,50 @@ def test_zero_strength_is_plain_fsm():
     a = FSMSwarm(n_agents=10, horizon=2, seed=9, steering=st).run(5)["positions"]
     b = FSMSwarm(n_agents=10, horizon=2, seed=9).run(5)["positions"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_belief_turn_is_fsm_in_a_world_where_the_others_turn():
+    st = Steering(fraction=0.25, strength=0.0, target_angle=math.pi / 2, belief_turn=math.pi / 6,
+                  seed=1)  # fmt: skip
+    sw = FSMSwarm(n_agents=12, horizon=2, seed=4, steering=st)
+    plain = FSMSwarm(n_agents=12, horizon=2, seed=4)
+    seen = {}
+    adjust = st.adjust
+
+    def recording_adjust(swarm, counts, scores, action, uniforms):
+        seen["uniforms"] = uniforms
+        return adjust(swarm, counts, scores, action, uniforms)
+
+    st.adjust = recording_adjust
+    dec, ref = sw.decide(), plain.decide()
+    informed = st.informed
+    uninformed = np.setdiff1d(np.arange(12), informed)
+    np.testing.assert_array_equal(dec.action[uninformed], ref.action[uninformed])
+    psi = np.full(len(informed), math.pi / 2)
+    # believing in no turn is the real world: the same counts as the plain search
+    c0, _ = Steering.believed_scores(sw, informed, psi, np.zeros(len(informed)))
+    np.testing.assert_array_equal(c0, ref.counts[informed])
+    # each informed agent takes the FSM choice (tie rule included) on its believed counts
+    cb, sb = Steering.believed_scores(sw, informed, psi, np.full(len(informed), math.pi / 6))
+    assert not np.array_equal(cb, c0)  # the imagined turn changes what the agents expect
+    np.testing.assert_array_equal(dec.action[informed], choose(sb, seen["uniforms"][informed]))
+    assert np.any(dec.action[informed] != ref.action[informed])  # and so choose differently
+
+
+def test_belief_turn_is_gated_off_ahead_of_the_flock():
+    pos = np.array([[0.0, 30.0], [-6.0, 0.0], [0.0, 0.0], [6.0, 0.0], [0.0, -6.0], [3.0, 3.0]])
+    st = Steering(fraction=0.2, strength=0.0, target_angle=math.pi / 2, gate=0.3,
+                  belief_turn=math.pi / 2, seed=0)  # fmt: skip
+    sw = FSMSwarm(n_agents=6, horizon=2, seed=0, steering=st)
+    sw.set_state(pos, np.zeros(6))
+    st.informed = np.array([0])
+    assert st.gate_weights(sw, np.array([math.pi / 2]))[0] == 0.0
+    plain = FSMSwarm(n_agents=6, horizon=2, seed=0)
+    plain.set_state(pos, np.zeros(6))
+    assert sw.decide().action[0] == plain.decide().action[0]
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1, 4.0, float("nan")])
+def test_belief_turn_must_be_an_angle_in_0_pi(value):
+    with pytest.raises(ValueError, match="belief_turn"):
+        Steering(belief_turn=value)
