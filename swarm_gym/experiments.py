@@ -40,29 +40,33 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "steer": {
         "smoke": {"n_agents": 20, "horizon": 3, "seeds": [0], "fraction": 0.1, "turn_step": 20,
-                  "after": 40, "path_steps": 60, "waypoints": [[250, 50], [400, 150]],
-                  "reach": 40.0, "gif_every": 3,
+                  "after": 40, "gif_every": 3,
                   "variants": {"control": {"strength": 0.0},
                                "gated": {"strength": 10.0, "gate": 0.3},
-                               "belief": {"strength": 0.0, "gate": 0.6,
-                                          "belief_turn": math.pi / 6}},
+                               "belief": {"strength": 0.0, "belief_turn": math.pi / 6,
+                                          "lead_distance": 60.0},
+                               "gated_30pct": {"strength": 10.0, "gate": 0.3, "fraction": 0.3}},
                   "turn_variants": ["control", "gated", "belief"],
-                  "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
-                                                    "fraction": 0.3}},
-                  "path_variant": "gated_30pct"},
+                  "paths": {"short": {"variant": "gated_30pct", "waypoints": [[250, 50], [400, 150]],
+                                      "reach": 40.0, "steps": 60}}},
         "paper": {"n_agents": 50, "horizon": 4, "seeds": [0, 1, 2], "fraction": 0.1,
-                  "turn_step": 50, "after": 300, "path_steps": 700,
-                  "waypoints": [[400, 50], [700, 200], [900, 500], [1000, 900]], "reach": 60.0,
-                  "gif_every": 5,
+                  "turn_step": 50, "after": 300, "gif_every": 5,
                   "variants": {"control": {"strength": 0.0},
                                "plain": {"strength": 0.5},
                                "gated": {"strength": 10.0, "gate": 0.3},
-                               "belief": {"strength": 0.0, "gate": 0.6,
-                                          "belief_turn": math.pi / 6}},
+                               "belief": {"strength": 0.0, "belief_turn": math.pi / 6,
+                                          "lead_distance": 60.0},
+                               "gated_30pct": {"strength": 10.0, "gate": 0.3, "fraction": 0.3}},
                   "turn_variants": ["control", "plain", "gated", "belief"],
-                  "path_variants": {"gated_30pct": {"strength": 10.0, "gate": 0.3,
-                                                    "fraction": 0.3}},
-                  "path_variant": "gated_30pct"},
+                  # sharp: legs of 30-45 steps, turns of 27-50 degrees (needs ~30 % informed);
+                  # gentle: legs of ~100 steps, 30-degree turns (10 % informed, belief steering)
+                  "paths": {"sharp": {"variant": "gated_30pct",
+                                      "waypoints": [[400, 50], [700, 200], [900, 500], [1000, 900]],
+                                      "reach": 60.0, "steps": 700},
+                            "gentle": {"variant": "belief",
+                                       "waypoints": [[1000, 50], [1900, 570], [2420, 1470],
+                                                     [2420, 2500]],
+                                       "reach": 100.0, "steps": 700}}},
     },
 }  # fmt: skip
 
@@ -245,16 +249,17 @@ def steer_turn(p: dict[str, Any], seed: int, name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def steer_path(p: dict[str, Any], seed: int, name: str, frames: list | None):
+def steer_path(p: dict[str, Any], seed: int, path_name: str, frames: list | None):
     """Informed agents aim at the active waypoint; the flock centre should follow the path."""
-    wp = np.asarray(p["waypoints"], dtype=np.float64)
-    kw = {"fraction": p["fraction"], **p["path_variants"][name]}
-    st = Steering(waypoints=wp, reach=p["reach"], seed=seed, **kw)
+    spec = p["paths"][path_name]
+    wp = np.asarray(spec["waypoints"], dtype=np.float64)
+    kw = {"fraction": p["fraction"], **p["variants"][spec["variant"]]}
+    st = Steering(waypoints=wp, reach=spec["reach"], seed=seed, **kw)
     sw = FSMSwarm(p["n_agents"], p["horizon"], seed=seed, steering=st)
     path = np.vstack([sw._pos.mean(axis=0), wp])
     centres, phi = [sw._pos.mean(axis=0)], []
-    bar = _progress(p["path_steps"], f"path {name} seed {seed}")
-    for _ in range(p["path_steps"]):
+    bar = _progress(spec["steps"], f"path {path_name} seed {seed}")
+    for _ in range(spec["steps"]):
         sw.step()
         centres.append(sw._pos.mean(axis=0))
         phi.append(M.order_parameter(sw._th))
@@ -272,7 +277,7 @@ def steer_path(p: dict[str, Any], seed: int, name: str, frames: list | None):
     dev = [_dist_to_path(c, path) for c in centres_arr]
     largest = M.largest_cluster(sw._pos)
     return {
-        "seed": seed, "variant": name, "steering": kw,
+        "seed": seed, "path": path_name, "variant": spec["variant"], "steering": kw,
         "waypoints_reached": len(st.reached_at), "n_waypoints": len(wp),
         "reached_at_step": list(st.reached_at),
         "centre_path_deviation_mean": float(np.mean(dev)),
@@ -288,11 +293,13 @@ def steer(preset: str, out: Path, gif: bool = True) -> dict[str, Any]:
     p = PRESETS["steer"][preset]
     out.mkdir(parents=True, exist_ok=True)
     turns = [steer_turn(p, s, name) for name in p["turn_variants"] for s in p["seeds"]]
-    frames: list[np.ndarray] = []
-    paths = [steer_path(p, s, p["path_variant"], frames if (gif and i == 0) else None)
-             for i, s in enumerate(p["seeds"])]  # fmt: skip
-    if frames:
-        _save_gif(out / "steer_path.gif", frames)
+    paths = []
+    for path_name in p["paths"]:
+        frames: list[np.ndarray] = []  # a GIF of each path's first seed
+        paths += [steer_path(p, s, path_name, frames if (gif and i == 0) else None)
+                  for i, s in enumerate(p["seeds"])]  # fmt: skip
+        if frames:
+            _save_gif(out / f"steer_path_{path_name}.gif", frames)
     _plot_steer(out / "steering.png", p, turns, paths)
     strip = ("heading", "phi", "centres")
     result = {
@@ -326,13 +333,16 @@ def _plot_steer(path: Path, p, turns, paths) -> None:
     axes[1].set_ylabel("order parameter")
     axes[1].set_ylim(0.5, 1.0)
     axes[1].legend(fontsize=7)
-    wp = np.asarray(p["waypoints"])
-    for r in paths:
-        c = np.asarray(r["centres"])
-        axes[2].plot(c[:, 0], c[:, 1], lw=0.9, label=f"seed {r['seed']}")
-    axes[2].plot(wp[:, 0], wp[:, 1], "o--", color="green", ms=5, lw=0.8, label="waypoints")
+    for k, (path_name, spec) in enumerate(p["paths"].items()):
+        wp = np.asarray(spec["waypoints"])
+        axes[2].plot(wp[:, 0], wp[:, 1], "o--", color="k", ms=4, lw=0.7)
+        for r in paths:
+            if r["path"] == path_name:
+                c = np.asarray(r["centres"])
+                label = f"{path_name} ({spec['variant']})" if r["seed"] == p["seeds"][0] else None
+                axes[2].plot(c[:, 0], c[:, 1], lw=0.9, color=f"C{k}", alpha=0.8, label=label)
     axes[2].set_aspect("equal")
-    axes[2].set_title(f"flock centre vs waypoints ({p['path_variant']})", fontsize=9)
+    axes[2].set_title("flock centre (lines, every seed) vs waypoints (dots)", fontsize=9)
     axes[2].legend(fontsize=7)
     seeds = ", ".join(map(str, p["seeds"]))
     axes[0].set_title(f"seeds {seeds}: target turns 90° at step {p['turn_step']}", fontsize=9)

@@ -30,8 +30,12 @@ In its own tree search it assumes that every other agent turns toward psi_i by u
 ``belief_turn`` (radians; the others' headings rotated toward psi_i, clipped to that angle, then
 flown ballistically as usual) and it takes the plain FSM choice, tie rule included, in that imagined
 world. It keeps to where the turned flock would be, so it stays with the flock while leading it
-round. With ``gate`` set, the angle is scaled by the same gate weight as the bias: an agent ahead
-of the flock with respect to the target believes in no turn and is a plain FSM agent.
+round. The angle is scaled by the same weight as the bias (``gate_weights``): with ``gate`` or
+``lead_distance`` set, an agent too far ahead of the flock with respect to the target believes in
+no turn and is a plain FSM agent. ``lead_distance`` measures the lead against the centre of the
+whole flock, which stops informed agents from taking a subgroup away (the visual gate cannot see
+that: a split subgroup sees mostly itself). The ``steer`` preset's ``belief`` variant is
+``belief_turn = pi / 6, lead_distance = 60``.
 
 Waypoints: the informed agents aim at waypoint k until the centre of the flock (the mean position of
 all agents) comes within ``reach`` of it, then at waypoint k + 1; after the last they keep aiming
@@ -82,6 +86,11 @@ class Steering:
             the others behind it with respect to the target (it is ahead of the flock in the
             target direction) stops pulling until the flock catches up, so informed agents lead
             without leaving. It scales ``belief_turn`` in the same way.
+        lead_distance: if set (a distance d0 > 0), the steering of informed agent i (bias and
+            belief) is also multiplied by clip(1 - a_i / d0, 0, 1), a_i how far it is ahead of
+            the flock centre (the mean position of all agents) in its preferred direction: it
+            may lead by up to d0 and no further. The FSM's model of the others already uses
+            their positions, so this adds no information the agent lacks.
         seed: seed of the choice of informed agents (independent of the swarm's generator).
     """
 
@@ -98,6 +107,7 @@ class Steering:
     cohesion: float = 0.0
     gate: float | None = None
     belief_turn: float | None = None
+    lead_distance: float | None = None
     seed: int = 0
     informed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     waypoint_index: int = 0
@@ -115,6 +125,12 @@ class Steering:
         if self.belief_turn is not None and not 0.0 < self.belief_turn <= np.pi:
             raise ValueError(
                 f"belief_turn must be None or in (0, pi] radians, got {self.belief_turn}"
+            )
+        if self.lead_distance is not None and not (
+            np.isfinite(self.lead_distance) and self.lead_distance > 0
+        ):
+            raise ValueError(
+                f"lead_distance must be None or a finite number > 0, got {self.lead_distance}"
             )
         if self.align < 0:
             raise ValueError(f"align must be >= 0, got {self.align}")
@@ -182,14 +198,20 @@ class Steering:
         return self.target_angle
 
     def gate_weights(self, swarm: FSMSwarm, psi: np.ndarray) -> np.ndarray:
-        """Gate weight in [0, 1] of each informed agent (1 everywhere without ``gate``)."""
-        if self.gate is None:
-            return np.ones(len(self.informed))
-        bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
-        cx, cy = self.visual_mass(swarm, bits)
-        seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
-        along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
-        return np.clip(1.0 + along / self.gate, 0.0, 1.0)
+        """Weight in [0, 1] of each informed agent's steering: the visual ``gate`` times the
+        ``lead_distance`` factor (1 everywhere with neither)."""
+        weight = np.ones(len(self.informed))
+        if self.gate is not None:
+            bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
+            cx, cy = self.visual_mass(swarm, bits)
+            seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
+            along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
+            weight *= np.clip(1.0 + along / self.gate, 0.0, 1.0)
+        if self.lead_distance is not None:
+            ahead = swarm._pos[self.informed] - swarm._pos.mean(axis=0)
+            along = ahead[:, 0] * np.cos(psi) + ahead[:, 1] * np.sin(psi)
+            weight *= np.clip(1.0 - along / self.lead_distance, 0.0, 1.0)
+        return weight
 
     @staticmethod
     def believed_scores(

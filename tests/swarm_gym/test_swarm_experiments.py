@@ -29,9 +29,13 @@ def test_steer_smoke_reports_every_variant_and_seed(tmp_path):
     res = E.steer("smoke", tmp_path, gif=False)
     p = E.PRESETS["steer"]["smoke"]
     assert sorted(r["variant"] for r in res["turn"]) == sorted(p["turn_variants"])
-    assert [r["seed"] for r in res["path"]] == p["seeds"]
-    assert (tmp_path / "steering.png").exists() and not (tmp_path / "steer_path.gif").exists()
+    assert [(r["path"], r["seed"]) for r in res["path"]] == [
+        (name, seed) for name in p["paths"] for seed in p["seeds"]
+    ]
+    assert (tmp_path / "steering.png").exists() and not list(tmp_path.glob("steer_path*.gif"))
     saved = json.loads((tmp_path / "steer_summary.json").read_text())
+    E.steer("smoke", tmp_path / "gif", gif=True)  # one GIF per path, of its first seed
+    assert [f.name for f in (tmp_path / "gif").glob("*.gif")] == ["steer_path_short.gif"]
     assert saved["turn"][0]["n_informed"] == round(p["fraction"] * p["n_agents"])
 
 

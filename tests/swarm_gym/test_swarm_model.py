@@ -279,3 +279,24 @@ def test_belief_turn_is_gated_off_ahead_of_the_flock():
 def test_belief_turn_must_be_an_angle_in_0_pi(value):
     with pytest.raises(ValueError, match="belief_turn"):
         Steering(belief_turn=value)
+
+
+def test_lead_distance_limits_how_far_an_informed_agent_leads():
+    # the flock centre is at y = 0; the target is "up"; d0 = 20
+    pos = np.array([[0.0, 30.0], [0.0, 10.0], [0.0, -40.0], [-6.0, 0.0], [6.0, 0.0]])
+    st = Steering(fraction=0.6, strength=0.0, target_angle=math.pi / 2, belief_turn=math.pi / 6,
+                  lead_distance=20.0, seed=0)  # fmt: skip
+    sw = FSMSwarm(n_agents=5, horizon=2, seed=0, steering=st)
+    sw.set_state(pos, np.zeros(5))
+    st.informed = np.array([0, 1, 2])
+    # 30 ahead: no steering; 10 ahead: half; behind the centre: full
+    np.testing.assert_allclose(st.gate_weights(sw, np.full(3, math.pi / 2)), [0.0, 0.5, 1.0])
+    plain = FSMSwarm(n_agents=5, horizon=2, seed=0)
+    plain.set_state(pos, np.zeros(5))
+    assert sw.decide().action[0] == plain.decide().action[0]  # led too far: a plain FSM agent
+
+
+@pytest.mark.parametrize("value", [0.0, -5.0, float("inf"), float("nan")])
+def test_lead_distance_must_be_positive_and_finite(value):
+    with pytest.raises(ValueError, match="lead_distance"):
+        Steering(lead_distance=value)
