@@ -30,7 +30,7 @@ In its own tree search it assumes that every other agent turns toward psi_i by u
 ``belief_turn`` (radians; the others' headings rotated toward psi_i, clipped to that angle, then
 flown ballistically as usual) and it takes the plain FSM choice, tie rule included, in that imagined
 world. It keeps to where the turned flock would be, so it stays with the flock while leading it
-round. The angle is scaled by the same weight as the bias (``gate_weights``): with ``gate`` or
+round. The angle is scaled by the same weight as the bias (``steering_weights``): with ``gate`` or
 ``lead_distance`` set, an agent too far ahead of the flock with respect to the target believes in
 no turn and is a plain FSM agent. ``lead_distance`` measures the lead against the centre of the
 whole flock, which stops informed agents from taking a subgroup away (the visual gate cannot see
@@ -79,7 +79,8 @@ class Steering:
             one side, so C pulls it back. It uses only what the agent sees.
         belief_turn: if set (radians, in (0, pi]), the largest angle by which an informed agent
             assumes the others turn toward its preferred direction in its own tree search (see
-            the module docstring); scaled by the gate weight when ``gate`` is set.
+            the module docstring); scaled by the steering weight (``gate`` and
+            ``lead_distance``, see ``steering_weights``).
         gate: if set (a scale c0 > 0), the bias of informed agent i is multiplied by
             clip(1 + (C_i . e(psi_i)) / (f_i c0), 0, 1), f_i its fraction of sensors on (so
             C_i / f_i is the mean direction of what it sees, of length <= 1): an agent that sees
@@ -197,7 +198,7 @@ class Steering:
             return self.target_angle + self.turn_angle
         return self.target_angle
 
-    def gate_weights(self, swarm: FSMSwarm, psi: np.ndarray) -> np.ndarray:
+    def steering_weights(self, swarm: FSMSwarm, psi: np.ndarray) -> np.ndarray:
         """Weight in [0, 1] of each informed agent's steering: the visual ``gate`` times the
         ``lead_distance`` factor (1 everywhere with neither)."""
         weight = np.ones(len(self.informed))
@@ -248,14 +249,13 @@ class Steering:
             return action
         idx = self.informed
         psi = self.target_directions(swarm)
-        gate_w = self.gate_weights(swarm, psi)
-        c, s, fsm = counts[idx], scores[idx], action[idx]
+        steer_w = self.steering_weights(swarm, psi)
+        c, s, fsm = counts[idx], scores[idx], action[idx]  # copies (fancy indexing)
         if self.belief_turn is not None:
-            turn = self.belief_turn * gate_w
+            turn = self.belief_turn * steer_w
             believes = turn > 0  # a fully gated agent keeps the real world (and its FSM choice)
             if believes.any():
                 bc, bs = self.believed_scores(swarm, idx[believes], psi[believes], turn[believes])
-                c, s, fsm = c.copy(), s.copy(), fsm.copy()
                 c[believes], s[believes] = bc, bs
                 u = np.full(len(idx), 0.5) if uniforms is None else uniforms[idx]
                 fsm[believes] = choose(bs, u[believes], swarm.config.tie_break)
@@ -265,7 +265,7 @@ class Steering:
         base = np.where((c > 0) & ~(s > 0), -1e6, base)
         turns = np.asarray(swarm.config.turns)
         new_heading = swarm._th[idx, None] + turns[None, :]
-        weight = self.strength * gate_w
+        weight = self.strength * steer_w
         biased = base + weight[:, None] * np.cos(new_heading - psi[:, None])
         if self.tolerance is not None:
             best = s.max(axis=1, keepdims=True)

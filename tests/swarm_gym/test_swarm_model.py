@@ -269,7 +269,7 @@ def test_belief_turn_is_gated_off_ahead_of_the_flock():
     sw = FSMSwarm(n_agents=6, horizon=2, seed=0, steering=st)
     sw.set_state(pos, np.zeros(6))
     st.informed = np.array([0])
-    assert st.gate_weights(sw, np.array([math.pi / 2]))[0] == 0.0
+    assert st.steering_weights(sw, np.array([math.pi / 2]))[0] == 0.0
     plain = FSMSwarm(n_agents=6, horizon=2, seed=0)
     plain.set_state(pos, np.zeros(6))
     assert sw.decide().action[0] == plain.decide().action[0]
@@ -290,7 +290,7 @@ def test_lead_distance_limits_how_far_an_informed_agent_leads():
     sw.set_state(pos, np.zeros(5))
     st.informed = np.array([0, 1, 2])
     # 30 ahead: no steering; 10 ahead: half; behind the centre: full
-    np.testing.assert_allclose(st.gate_weights(sw, np.full(3, math.pi / 2)), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(st.steering_weights(sw, np.full(3, math.pi / 2)), [0.0, 0.5, 1.0])
     plain = FSMSwarm(n_agents=5, horizon=2, seed=0)
     plain.set_state(pos, np.zeros(5))
     assert sw.decide().action[0] == plain.decide().action[0]  # led too far: a plain FSM agent
