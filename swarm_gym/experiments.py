@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                                           "lead_distance": 60.0},
                                "gated_30pct": {"strength": 10.0, "gate": 0.3, "fraction": 0.3}},
                   "turn_variants": ["control", "plain", "gated", "belief"],
-                  # sharp: legs of 30-45 steps, turns of 27-50 degrees (needs ~30 % informed);
+                  # sharp: legs of 30-45 steps, turns of 20-30 degrees (needs ~30 % informed);
                   # gentle: legs of ~100 steps, 30-degree turns (10 % informed, belief steering)
                   "paths": {"sharp": {"variant": "gated_30pct",
                                       "waypoints": [[400, 50], [700, 200], [900, 500], [1000, 900]],

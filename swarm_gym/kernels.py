@@ -2,9 +2,9 @@
 
 The step is split into N independent tasks, one per agent, run with ``prange``. Each task walks
 the five branches of its agent depth-first with an explicit stack and keeps its distinct visual
-states (packed into an int64, bit k = sensor k) in a small open-addressing hash set. All scratch memory is
-allocated once per task, never per node, and each task writes only its own output cell, so the
-result does not depend on the number of threads.
+states (packed into an int64, bit k = sensor k) in a small open-addressing hash set. All scratch
+memory is allocated once per task, never per node, and each task writes only its own output cell,
+so the result does not depend on the number of threads.
 
 No ``fastmath`` anywhere: the model's decisions depend on strict comparisons of float64 values and
 on the NaN behaviour of the reference (a NaN bearing skips an agent, a NaN in the slope-intercept

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,9 +100,11 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
     fig, (ax_r, ax_s) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     maps = {"topdm": plt.cm.Blues, "mppi": plt.cm.Oranges}
+    n_runs = Counter(r["planner"] for r in rows)
+    drawn: Counter[str] = Counter()
     for k, r in enumerate(rows):
-        same = [x for x in rows if x["planner"] == r["planner"]]
-        shade = 0.45 + 0.5 * same.index(r) / max(len(same) - 1, 1)
+        shade = 0.45 + 0.5 * drawn[r["planner"]] / max(n_runs[r["planner"]] - 1, 1)
+        drawn[r["planner"]] += 1
         colour = maps.get(r["planner"], plt.cm.Greys)(shade)
         style = "-" if r["finished"] else ":"
         label = f"{r['planner']} seed {r['seed']}" + ("" if r["finished"] else " (unfinished)")
