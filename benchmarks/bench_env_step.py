@@ -56,7 +56,7 @@ def bench(env_id: str, n_steps: int, repeats: int) -> dict:
     actions = rng.uniform(-0.3, 0.3, size=(n_steps, sim.n_actions)).astype(np.float32)
     ctrls = sim.ctrl_from_actions(actions.astype(np.float64))
     state = env.get_state()
-    physics_state = state[: sim.physics_state_size]
+    physics_state = env.state_layout.split(state).physics
     raw_data = mujoco.MjData(env.model)
     raw, stepped, made = [], [], []
     for _ in range(repeats):

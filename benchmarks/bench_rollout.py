@@ -75,7 +75,7 @@ def main() -> None:
     n_env_steps = args.batch * args.horizon
 
     batched = BatchedRollout(env)  # threads = os.cpu_count()
-    full, warm = batched._to_fullphysics(state[None, : batched.n_physics])
+    full, warm = batched._to_fullphysics(batched.state_layout.split(state[None]).physics)
     ctrl = np.repeat(u.sim.ctrl_from_actions(actions), u.sim.n_substeps, axis=1)
     out = np.empty((args.batch, ctrl.shape[1], batched.n_full))
     pool = mujoco.rollout.Rollout(nthread=os.cpu_count())

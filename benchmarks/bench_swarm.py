@@ -2,8 +2,8 @@
 
     python benchmarks/bench_swarm.py [--sizes 50 100 200] [--threads 1 2] [--out FILE.json]
 
-The reference C++ (fact sheet section 2) takes 0.23 s/step at N = 50, horizon 4, single thread, on
-the project's 2-vCPU VM. Each size is first run for a few warm-up steps (compilation and flock
+The authors' reference C++ (henrycharlesworth/intrinsically_motivated_collective_motion, built with
+-O3) took 0.23 s/step at N = 50, horizon 4, single thread, on the project's 2-vCPU VM. Each size is first run for a few warm-up steps (compilation and flock
 formation), then timed over several steps of FSMSwarm.step() (tree search + decision + update).
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from swarm_gym import FSMSwarm
 
-CPP_SECONDS_PER_STEP = 0.23  # N = 50, horizon 4, single thread (fact sheet, measured)
+CPP_SECONDS_PER_STEP = 0.23  # reference C++, N = 50, horizon 4, single thread, measured on the VM
 WARMUP = {50: 60, 100: 30, 200: 12}
 TIMED = {50: 20, 100: 8, 200: 4}
 

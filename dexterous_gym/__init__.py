@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-import gymnasium as gym
+from dexterous_gym._startup import configure_headless_rendering, import_gymnasium_robotics_quietly
 
-from dexterous_gym.tasks import (
+configure_headless_rendering()  # before anything imports mujoco
+import_gymnasium_robotics_quietly()
+
+import gymnasium as gym  # noqa: E402
+
+from dexterous_gym.tasks import (  # noqa: E402
     ALL_ENV_IDS,
     FAMILIES,
     PEN_SPIN_ID,

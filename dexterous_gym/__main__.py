@@ -7,11 +7,8 @@ python -m dexterous_gym rollout EggCatchUnderarm-v0 --policy random --steps 75 -
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
-
-VIDEO_SUFFIXES = (".gif", ".mp4")
+from collections.abc import Callable
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -30,24 +27,38 @@ def _list(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
 def _rollout(args: argparse.Namespace) -> int:
-    os.environ.setdefault("MUJOCO_GL", "egl")
+    from dexterous_gym.video import check_video_path
+
+    # everything the user can get wrong is checked before the first step
+    try:
+        out = check_video_path(args.out, name="--out")
+    except ValueError as err:
+        return _fail(str(err))
     import gymnasium as gym
-    import imageio.v2 as imageio
     import numpy as np
     from tqdm import tqdm
 
     import dexterous_gym
+    from dexterous_gym.video import write_video
 
     if args.env_id not in dexterous_gym.ENV_IDS:
-        raise SystemExit(
-            f"env_id must be one of `python -m dexterous_gym list`, got {args.env_id!r}"
+        return _fail(
+            f"env_id must be one of the IDs of `python -m dexterous_gym list`, got {args.env_id!r}"
         )
-    out = Path(args.out)
-    if out.suffix not in VIDEO_SUFFIXES:
-        raise SystemExit(f"--out must end in one of {VIDEO_SUFFIXES}, got {out.name!r}")
-    if args.steps < 1:
-        raise SystemExit(f"--steps must be a positive integer, got {args.steps}")
     env = gym.make(args.env_id, render_mode="rgb_array", width=args.width, height=args.height)
     env.reset(seed=args.seed)
     env.action_space.seed(args.seed)
@@ -56,46 +67,60 @@ def _rollout(args: argparse.Namespace) -> int:
         action = (
             env.action_space.sample()
             if args.policy == "random"
-            else np.zeros(env.action_space.shape)
+            else np.zeros(env.action_space.shape, dtype=np.float32)
         )
         _obs, reward, terminated, truncated, info = env.step(action)
-        total_reward += reward
-        successes.append(info.get("is_success", 0.0))
+        total_reward += float(reward)
+        successes.append(info.get("is_success", float("nan")))
         frames.append(env.render())
         if terminated or truncated:
             break
-    env.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
     fps = env.metadata["render_fps"]
-    if out.suffix == ".gif":
-        imageio.mimsave(out, frames, duration=1000.0 / fps, loop=0)
-    else:
-        imageio.mimsave(out, frames, fps=fps)
+    env.close()
+    path = write_video(frames, out, fps=fps)
     print(
-        f"{args.env_id}: {len(frames) - 1} steps, return {total_reward:.3f}, final success {successes[-1]:.0f} -> {out}"
+        f"{args.env_id}: {len(frames) - 1} steps, return {total_reward:.3f}, "
+        f"final success {successes[-1]:.0f} -> {path}"
     )
     return 0
 
 
+def _fail(message: str) -> int:
+    print(f"python -m dexterous_gym: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dexterous_gym", description=__doc__.split("\n")[0]
+        prog="python -m dexterous_gym",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the registered environment IDs").set_defaults(run=_list)
     rollout = commands.add_parser(
-        "rollout", help="roll out a random or zero policy and save a video"
+        "rollout",
+        help="roll out a random or zero policy and save a video",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    rollout.add_argument("env_id")
-    rollout.add_argument("--policy", choices=("random", "zero"), default="random")
-    rollout.add_argument("--steps", type=int, default=75)
-    rollout.add_argument("--seed", type=int, default=0)
-    rollout.add_argument("--out", default="rollout.gif", help="a .gif or .mp4 path")
-    rollout.add_argument("--width", type=int, default=320)
-    rollout.add_argument("--height", type=int, default=320)
+    rollout.add_argument("env_id", help="an ID of `python -m dexterous_gym list`")
+    rollout.add_argument(
+        "--policy", choices=("random", "zero"), default="random", help="uniform or zero actions"
+    )
+    rollout.add_argument(
+        "--steps", type=_positive_int("--steps"), default=75, help="at most this many steps"
+    )
+    rollout.add_argument("--seed", type=int, default=0, help="seed of the reset and the actions")
+    rollout.add_argument(
+        "--out",
+        default="rollout.gif",
+        help="video path: .gif (base install) or .mp4 (needs the video extra)",
+    )
+    rollout.add_argument("--width", type=_positive_int("--width"), default=320, help="pixels")
+    rollout.add_argument("--height", type=_positive_int("--height"), default=320, help="pixels")
     rollout.set_defaults(run=_rollout)
     args = parser.parse_args(argv)
-    return args.run(args)
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

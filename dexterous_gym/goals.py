@@ -9,11 +9,14 @@ definition of each reward with ``env.step``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from dexterous_gym.tasks import Box3
 
 GOAL_DIM = 7
 
 
-def goal_distances(achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def goal_distances(achieved: ArrayLike, desired: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Position and rotation distances per object: two arrays of shape (..., n_objects).
 
     d_rot = 2 * arccos(clip(w(q_a * conj(q_d)), -1, 1)), as the original; the real part of that
@@ -37,29 +40,53 @@ def goal_distances(achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarra
 
 
 def success(
-    achieved: np.ndarray,
-    desired: np.ndarray,
+    achieved: ArrayLike,
+    desired: ArrayLike,
     distance_threshold: float,
     rotation_threshold: float,
     ignore_rotation: bool = False,
 ) -> np.ndarray:
     """1.0 where every object is within both thresholds, else 0.0; shape (...)."""
     d_pos, d_rot = goal_distances(achieved, desired)
-    ok = d_pos < distance_threshold
-    if not ignore_rotation:
-        ok &= d_rot < rotation_threshold
-    return np.all(ok, axis=-1).astype(np.float64)
+    return success_from_distances(
+        d_pos, d_rot, distance_threshold, rotation_threshold, ignore_rotation
+    )
 
 
 def dense_reward(
-    achieved: np.ndarray,
-    desired: np.ndarray,
+    achieved: ArrayLike,
+    desired: ArrayLike,
     prefactor: float,
     dist_multiplier: float,
     ignore_rotation: bool = False,
 ) -> np.ndarray:
     """sum over objects of exp(-prefactor * (dist_multiplier * d_pos + d_rot)); shape (...)."""
     d_pos, d_rot = goal_distances(achieved, desired)
+    return dense_reward_from_distances(d_pos, d_rot, prefactor, dist_multiplier, ignore_rotation)
+
+
+def success_from_distances(
+    d_pos: np.ndarray,
+    d_rot: np.ndarray,
+    distance_threshold: float,
+    rotation_threshold: float,
+    ignore_rotation: bool = False,
+) -> np.ndarray:
+    """:func:`success` from the per-object distances of :func:`goal_distances`."""
+    ok = d_pos < distance_threshold
+    if not ignore_rotation:
+        ok &= d_rot < rotation_threshold
+    return np.all(ok, axis=-1).astype(np.float64)
+
+
+def dense_reward_from_distances(
+    d_pos: np.ndarray,
+    d_rot: np.ndarray,
+    prefactor: float,
+    dist_multiplier: float,
+    ignore_rotation: bool = False,
+) -> np.ndarray:
+    """:func:`dense_reward` from the per-object distances of :func:`goal_distances`."""
     if ignore_rotation:
         d_rot = np.zeros_like(d_rot)
     return np.exp(-prefactor * (dist_multiplier * d_pos + d_rot)).sum(axis=-1)
@@ -94,6 +121,7 @@ def quat_multiply(q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
     )
 
 
-def box_centre(box: tuple) -> np.ndarray:
+def box_centre(box: Box3) -> np.ndarray:
+    """Per-axis midpoint of a goal box (lows, highs)."""
     lows, highs = box
     return (np.asarray(lows) + np.asarray(highs)) / 2.0

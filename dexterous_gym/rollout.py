@@ -24,9 +24,11 @@ How it maps onto ``mujoco.rollout`` (MuJoCo 3.11):
   forces, goal, step count) is exact, and the rebuilt warm start differs from the env's by
   about 1e-3 at most (the solver converges to the same answer from either: stepping on from a
   returned final state matched the env bitwise in the tests' cases).
-* The dense reward is evaluated on the whole (B, H) batch by the env's vectorised code; numpy
-  rounds batched reductions differently from the single-vector call ``env.step`` makes, so dense
-  rewards agree to about 1e-17 (not bitwise); qpos, qvel, achieved goals and success are bitwise.
+* Rewards, success and achieved goals come from the env's one reward function,
+  :meth:`~dexterous_gym.envs.base.DexterousMujocoEnv.evaluate`, called once on the whole (B, H)
+  batch; numpy rounds batched reductions differently from the single-vector call ``env.step``
+  makes, so dense rewards agree to about 1e-17 (not bitwise); qpos, qvel, achieved goals and
+  success are bitwise.
 * The env's applied forces (``qfrc_applied``, ``xfrc_applied``) and ``eq_active`` are zero /
   defaults in every Dexterous Gym env; the per-thread ``MjData`` are kept at those defaults.
 """
@@ -34,15 +36,17 @@ How it maps onto ``mujoco.rollout`` (MuJoCo 3.11):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import mujoco
 import mujoco.rollout
 import numpy as np
+from numpy.typing import ArrayLike
 
-from dexterous_gym import goals
-from dexterous_gym.simulation import STATE_SPEC
+from dexterous_gym.envs.base import DexterousMujocoEnv
+from dexterous_gym.simulation import STATE_SPEC, StateLayout
 
 FULLPHYSICS = mujoco.mjtState.mjSTATE_FULLPHYSICS
 _CHUNK_BYTES = 32 * 2**20  # size of the per-substep state buffer of one chunk
@@ -53,7 +57,10 @@ class RolloutResult:
     """What one :meth:`BatchedRollout.rollout` call returns (B sequences, H env steps).
 
     ``sparse_rewards``, ``success`` and ``achieved_goals`` are ``None`` for envs without a goal
-    (PenSpin-v0); ``dense_rewards`` is then the env's own reward.
+    (PenSpin-v0); ``dense_rewards`` is then the env's own reward. ``dense_rewards`` is the shaped
+    reward even for a sparse env (what planners optimise). ``terms`` holds the reward's named
+    terms, as ``info`` of ``env.step`` does (``d_pos``, ``d_rot``, ...; PenSpin ``spin``,
+    ``tilt``), each (B, H).
     """
 
     dense_rewards: np.ndarray  # (B, H)
@@ -61,6 +68,7 @@ class RolloutResult:
     success: np.ndarray | None  # (B, H) of 0.0 / 1.0
     achieved_goals: np.ndarray | None  # (B, H, goal_dim)
     final_states: np.ndarray | None  # (B, state_size), get_state() layout
+    terms: dict[str, np.ndarray] = field(default_factory=dict)  # each (B, H)
 
     @property
     def rewards(self) -> np.ndarray:
@@ -76,23 +84,26 @@ class BatchedRollout:
     the thread pool.
     """
 
-    def __init__(self, env: gym.Env, n_threads: int | None = None):
-        self.env = env.unwrapped
-        sim = getattr(self.env, "sim", None)
-        if sim is None or not hasattr(self.env, "get_state"):
-            raise ValueError(f"env must be a Dexterous Gym env, got {type(self.env).__name__}")
-        self.sim = sim
+    def __init__(self, env: gym.Env[Any, Any], n_threads: int | None = None) -> None:
+        unwrapped = env.unwrapped
+        if not isinstance(unwrapped, DexterousMujocoEnv):
+            raise ValueError(
+                f"env must be a Dexterous Gym env (a DexterousMujocoEnv), got {type(unwrapped).__name__}"
+            )
+        self.env: DexterousMujocoEnv[Any] = unwrapped
+        sim = self.sim = unwrapped.sim
         self.model = sim.model
         self.n_substeps = sim.n_substeps
         self.n_threads = int(n_threads) if n_threads is not None else (os.cpu_count() or 1)
         if self.n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
         self.n_actions = sim.n_actions
-        self.state_size = int(self.env.state_size)
-        self.n_physics = sim.physics_state_size
+        self.state_layout: StateLayout = unwrapped.state_layout
+        self.state_size = self.state_layout.size
+        self.n_physics = self.state_layout.physics_size
         self.n_full = mujoco.mj_stateSize(self.model, FULLPHYSICS)
-        self.has_goal = hasattr(self.env, "achieved_goal_from_qpos")
-        self.goal_dim = self.state_size - self.n_physics - 1
+        self.has_goal = unwrapped.has_goal
+        self.goal_dim = self.state_layout.goal_size
         self._qpos_at = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_TIME)
         self._qvel_at = self._qpos_at + self.model.nq
         self._scratch = mujoco.MjData(self.model)
@@ -100,31 +111,36 @@ class BatchedRollout:
         self._pool = mujoco.rollout.Rollout(nthread=self.n_threads)
 
     @classmethod
-    def from_env(cls, env_or_id: gym.Env | str, n_threads: int | None = None) -> BatchedRollout:
+    def from_env(
+        cls, env_or_id: gym.Env[Any, Any] | str, n_threads: int | None = None
+    ) -> BatchedRollout:
         """From an env instance (wrapped or not) or a registered ID such as ``"EggHandOver-v0"``."""
         env = gym.make(env_or_id) if isinstance(env_or_id, str) else env_or_id
         return cls(env, n_threads)
 
     def close(self) -> None:
+        """Stop the thread pool."""
         self._pool.close()
 
     def __enter__(self) -> BatchedRollout:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- input checks ---------------------------------------------------------------------------
 
-    def _check_inputs(self, states, actions) -> tuple[np.ndarray, np.ndarray]:
-        actions = np.asarray(actions, dtype=np.float64)
+    def _check_inputs(
+        self, states_in: ArrayLike, actions_in: ArrayLike
+    ) -> tuple[np.ndarray, np.ndarray]:
+        actions = np.asarray(actions_in, dtype=np.float64)
         if actions.ndim != 3 or actions.shape[2] != self.n_actions or 0 in actions.shape[:2]:
             raise ValueError(
                 f"actions must have shape (B, H, {self.n_actions}) with B, H >= 1, got {actions.shape}"
             )
         if not np.all(np.isfinite(actions)):
             raise ValueError("actions must be finite, got NaN or inf")
-        states = np.asarray(states, dtype=np.float64)
+        states = np.asarray(states_in, dtype=np.float64)
         if states.ndim == 1:
             states = states[None]
         if states.ndim != 2 or states.shape[1] != self.state_size:
@@ -179,7 +195,9 @@ class BatchedRollout:
         self._pool.rollout(self.model, self._datas, full, ctrl, initial_warmstart=warm, state=out)
         return out
 
-    def rollout(self, states, actions, final_states: bool = True) -> RolloutResult:
+    def rollout(
+        self, states: ArrayLike, actions: ArrayLike, final_states: bool = True
+    ) -> RolloutResult:
         """Run ``actions`` (B, H, nu) from ``states`` ((state_size,) or (B, state_size)).
 
         ``final_states=False`` skips building the final states (``final_states`` is then None),
@@ -187,58 +205,62 @@ class BatchedRollout:
 
         Raises ValueError naming the argument for wrong shapes or non-finite values.
         """
-        states, actions = self._check_inputs(states, actions)
-        n_batch, horizon, _ = actions.shape
+        start, controls = self._check_inputs(states, actions)
+        n_batch, horizon, _ = controls.shape
         n_sub = self.n_substeps
-        full, warm = self._to_fullphysics(states[:, : self.n_physics])
-        ctrl = self.sim.ctrl_from_actions(actions)  # (B, H, nu)
+        full, warm = self._to_fullphysics(self.state_layout.split(start).physics)
+        ctrl = self.sim.ctrl_from_actions(controls)  # (B, H, nu)
         chunk = max(1, min(n_batch, _CHUNK_BYTES // (8 * horizon * n_sub * self.n_full)))
         buffer = np.empty((chunk, horizon * n_sub, self.n_full))
         recorded = np.empty((n_batch, horizon, self.n_full))
         # the state before the last substep (for the final warm start)
-        penult = full[np.zeros(n_batch, dtype=int) if states.shape[0] == 1 else slice(None)]
-        penult = penult.copy()
+        one_start = start.shape[0] == 1
+        penult = full[np.zeros(n_batch, dtype=int) if one_start else slice(None)].copy()
         for lo in range(0, n_batch, chunk):
             hi = min(lo + chunk, n_batch)
             size = hi - lo
-            idx = np.arange(lo, hi) if states.shape[0] > 1 else np.zeros(size, dtype=int)
+            idx = np.zeros(size, dtype=int) if one_start else np.arange(lo, hi)
             control = np.repeat(ctrl[lo:hi], n_sub, axis=1)
             out = buffer[:size]
             self.physics_rollout(full[idx], warm[idx], control, out)
             recorded[lo:hi] = out[:, n_sub - 1 :: n_sub]
             if horizon * n_sub > 1:
                 penult[lo:hi] = out[:, -2]
-        return self._evaluate(states, recorded, penult, ctrl[:, -1], final_states)
+        return self._evaluate(start, recorded, penult, ctrl[:, -1], final_states)
 
-    def _evaluate(self, states, recorded, penult, last_ctrl, with_final: bool) -> RolloutResult:
-        """Rewards and success from the env's own vectorised reward code; final states."""
-        env = self.env
+    def _evaluate(
+        self,
+        states: np.ndarray,
+        recorded: np.ndarray,
+        penult: np.ndarray,
+        last_ctrl: np.ndarray,
+        with_final: bool,
+    ) -> RolloutResult:
+        """Rewards, success and achieved goals from the env's reward function; final states."""
         n_batch, horizon = recorded.shape[:2]
         nq, nv = self.model.nq, self.model.nv
         qpos = recorded[..., self._qpos_at : self._qpos_at + nq]
         qvel = recorded[..., self._qvel_at : self._qvel_at + nv]
-        task = states[:, self.n_physics : -1]
-        sparse = success = achieved = None
-        if self.has_goal:
-            achieved = env.achieved_goal_from_qpos(qpos)
-            desired = np.broadcast_to(task[:, None, :], achieved.shape)
-            success = np.asarray(env.compute_success(achieved, desired), dtype=np.float64)
+        start = self.state_layout.split(states)
+        evaluation = self.env.evaluate(qpos, qvel, start.goal[:, None, :])
+        dense = np.asarray(evaluation.dense_reward, dtype=np.float64)
+        success = sparse = None
+        if evaluation.success is not None:
+            success = np.asarray(evaluation.success, dtype=np.float64)
             sparse = success - 1.0
-            ignore = env.target_rotation == "ignore"
-            dense = goals.dense_reward(
-                achieved, desired, env.reward_prefactor, env.dist_multiplier, ignore
-            )
-            dense = np.asarray(dense, dtype=np.float64)
-        else:
-            dense = np.asarray(env.compute_reward_from_state(qpos, qvel), dtype=np.float64)
+        result = RolloutResult(
+            dense, sparse, success, evaluation.achieved_goal, None, dict(evaluation.terms)
+        )
         if not with_final:
-            return RolloutResult(dense, sparse, success, achieved, None)
-        final = np.empty((n_batch, self.state_size))
+            return result
+        one_start = states.shape[0] == 1
+        final_physics = np.empty((n_batch, self.n_physics))
         for b in range(n_batch):
-            s = states[b if states.shape[0] > 1 else 0]
-            final[b, : self.n_physics] = self._final_physics(
-                s[: self.n_physics], penult[b], recorded[b, -1], last_ctrl[b]
+            s = 0 if one_start else b
+            final_physics[b] = self._final_physics(
+                start.physics[s], penult[b], recorded[b, -1], last_ctrl[b]
             )
-            final[b, self.n_physics : -1] = s[self.n_physics : -1]
-            final[b, -1] = s[-1] + horizon
-        return RolloutResult(dense, sparse, success, achieved, final)
+        result.final_states = self.state_layout.join(
+            final_physics, start.goal, start.step_count + horizon
+        )
+        return result

@@ -12,15 +12,19 @@ Compiled models are cached per scene; every env gets its own copy so that edits 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gymnasium_robotics
 import mujoco
 import numpy as np
 
-from dexterous_gym.tasks import FAMILIES, MOUNT_JOINTS, OBJECTS, Family
+from dexterous_gym.tasks import FAMILIES, MOUNT_JOINTS, OBJECTS, Family, Vec3
 
 ASSETS_DIR = Path(gymnasium_robotics.__file__).parent / "envs" / "assets"
 HAND_DIR = ASSETS_DIR / "hand"
@@ -45,7 +49,7 @@ def euler_to_quat(euler: tuple[float, float, float]) -> np.ndarray:
     return quat
 
 
-def _stock_hand_spec(mount_pos, mount_euler, moving: bool) -> mujoco.MjSpec:
+def _stock_hand_spec(mount_pos: Vec3, mount_euler: Vec3, moving: bool) -> mujoco.MjSpec:
     """One stock Shadow hand, re-mounted, optionally with the six actuated mount DoFs."""
     assets = {
         name: (HAND_DIR / name).read_bytes()
@@ -100,7 +104,7 @@ def _add_object_assets(spec: mujoco.MjSpec, obj: str) -> None:
         material.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = texture
 
 
-def _shape(obj: str, hidden: bool = False) -> dict:
+def _shape(obj: str, hidden: bool = False) -> dict[str, Any]:
     """Geom type and size of each object (the stock manipulate_* geometry)."""
     if obj == "egg":
         return {
@@ -113,7 +117,9 @@ def _shape(obj: str, hidden: bool = False) -> dict:
     return {"type": mujoco.mjtGeom.mjGEOM_CAPSULE, "size": [0.008, 0.1, 0.0]}
 
 
-def _add_body(spec: mujoco.MjSpec, obj: str, name: str, pos, suffix: str, is_target: bool):
+def _add_body(
+    spec: mujoco.MjSpec, obj: str, name: str, pos: Vec3 | None, suffix: str, is_target: bool
+) -> mujoco.MjsBody:
     """An object (collides) or its target (a ghost: no contacts, gravity compensated)."""
     quat = euler_to_quat(_PEN_EULER) if obj == "pen" else np.array([1.0, 0, 0, 0])
     body = spec.worldbody.add_body(name=f"{name}{suffix}", pos=pos, quat=quat)
@@ -180,7 +186,8 @@ def build_two_hand_spec(family: Family, obj: str) -> mujoco.MjSpec:
 
     for (pos, euler), suffix in ((family.hand1_mount, ""), (family.hand2_mount, "_2")):
         hand = _stock_hand_spec(pos, euler, family.moving_hands)
-        spec.attach(hand, frame=spec.worldbody.add_frame(), prefix="", suffix=suffix)
+        with _without_empty_prefix_warning():
+            spec.attach(hand, frame=spec.worldbody.add_frame(), prefix="", suffix=suffix)
 
     _add_object_assets(spec, obj)
     _add_body(spec, obj, "object", family.object_pos, "", is_target=False)
@@ -220,9 +227,34 @@ def build_two_hand_spec(family: Family, obj: str) -> mujoco.MjSpec:
     return spec
 
 
+@contextlib.contextmanager
+def _without_empty_prefix_warning() -> Iterator[None]:
+    """Hold back MuJoCo >= 3.12's warning that an empty attach prefix may spoil saving the model
+    to XML: the hands keep their stock names on purpose (the original's names), and we never save.
+    Every other MuJoCo warning goes on to the handler that was installed before."""
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message: str) -> None:
+        if "empty prefix" in str(message):
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 @functools.cache
 def _compiled_two_hand(family_name: str, obj: str) -> mujoco.MjModel:
-    return build_two_hand_spec(FAMILIES[family_name], obj).compile()
+    spec = build_two_hand_spec(FAMILIES[family_name], obj)
+    with warnings.catch_warnings():  # MuJoCo >= 4 repeats the empty-prefix notice at compile
+        warnings.filterwarnings("ignore", "Attaching a spec with an empty prefix", UserWarning)
+        return spec.compile()
 
 
 @functools.cache

@@ -7,8 +7,12 @@ layout as ``env.step``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import mujoco
 import numpy as np
+from numpy.typing import ArrayLike
 
 # Everything mj_step reads: time, qpos, qvel, act, warm-start accelerations, ctrl, applied forces,
 # mocap poses, user data. Restoring it makes replay bitwise identical.
@@ -30,7 +34,7 @@ class Simulation:
     ctrlrange, after clipping the action to [-1, 1] (the original's "absolute" control).
     """
 
-    def __init__(self, model: mujoco.MjModel, n_substeps: int):
+    def __init__(self, model: mujoco.MjModel, n_substeps: int) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
         self.n_substeps = int(n_substeps)
@@ -46,7 +50,7 @@ class Simulation:
     def n_actions(self) -> int:
         return self.model.nu
 
-    def validate_action(self, action) -> np.ndarray:
+    def validate_action(self, action: ArrayLike) -> np.ndarray:
         """The action as float64, or ValueError naming the expected shape; the sim is untouched."""
         array = np.asarray(action, dtype=np.float64)
         if array.shape != (self.model.nu,):
@@ -81,19 +85,22 @@ class Simulation:
         mujoco.mj_forward(self.model, self.data)
 
     def physics_state(self) -> np.ndarray:
+        """MuJoCo's integration state (``mjSTATE_INTEGRATION``) as a new float64 vector."""
         state = np.empty(self.physics_state_size)
         mujoco.mj_getState(self.model, self.data, state, STATE_SPEC)
         return state
 
     def set_physics_state(self, state: np.ndarray) -> None:
+        """Restore a vector from :meth:`physics_state` and recompute derived quantities."""
         mujoco.mj_setState(self.model, self.data, state, STATE_SPEC)
         self.forward()
 
     def is_finite(self) -> bool:
+        """Whether qpos and qvel hold no NaN or inf."""
         return bool(np.isfinite(self.data.qpos).all() and np.isfinite(self.data.qvel).all())
 
 
-def check_state_vector(state, expected_size: int, name: str = "state") -> np.ndarray:
+def check_state_vector(state: ArrayLike, expected_size: int, name: str = "state") -> np.ndarray:
     """A flat finite float64 vector of the expected size, or ValueError saying what was wrong."""
     array = np.asarray(state, dtype=np.float64)
     if array.ndim != 1 or array.shape[0] != expected_size:
@@ -104,3 +111,53 @@ def check_state_vector(state, expected_size: int, name: str = "state") -> np.nda
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite, got NaN or inf")
     return array
+
+
+class StateParts(NamedTuple):
+    """The three parts of ``get_state()`` vectors (views, with the vectors' leading batch shape)."""
+
+    physics: np.ndarray  # (..., physics_size): MuJoCo's integration state
+    goal: np.ndarray  # (..., goal_size): the desired goal; empty for envs without a goal
+    step_count: np.ndarray  # (...): env steps taken this episode, as float64
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where each part lies in a ``get_state()`` vector: physics, then goal, then step count.
+
+    The one place that knows the layout: envs, batched rollouts and planners split and join
+    state vectors with it instead of slicing by hand.
+    """
+
+    physics_size: int
+    goal_size: int
+
+    @property
+    def size(self) -> int:
+        """Length of one state vector."""
+        return self.physics_size + self.goal_size + 1
+
+    def split(self, states: ArrayLike) -> StateParts:
+        """The parts of one state vector or of a batch of shape (..., size), as views."""
+        states = np.asarray(states)
+        if states.ndim == 0 or states.shape[-1] != self.size:
+            raise ValueError(
+                f"states must have a last dimension of {self.size} (from get_state()), "
+                f"got shape {states.shape}"
+            )
+        end = self.physics_size + self.goal_size
+        return StateParts(
+            states[..., : self.physics_size], states[..., self.physics_size : end], states[..., -1]
+        )
+
+    def join(self, physics: ArrayLike, goal: ArrayLike, step_count: ArrayLike) -> np.ndarray:
+        """One state vector, or a batch: the parts broadcast against each other's batch shape."""
+        physics, goal = np.asarray(physics, dtype=np.float64), np.asarray(goal, dtype=np.float64)
+        step_count = np.asarray(step_count, dtype=np.float64)
+        batch = np.broadcast_shapes(physics.shape[:-1], goal.shape[:-1], step_count.shape)
+        parts = (
+            np.broadcast_to(physics, (*batch, self.physics_size)),
+            np.broadcast_to(goal, (*batch, self.goal_size)),
+            np.broadcast_to(step_count[..., None], (*batch, 1)),
+        )
+        return np.concatenate(parts, axis=-1)

@@ -1,9 +1,11 @@
 """The task table: every Dexterous Gym environment is a row of data.
 
-Numbers come from the original dexterous-gym (Charlesworth & Montana, ICML 2021) as recorded in the
-project's fact sheet. Families differ in hand placement, goal ranges and reward shaping; objects
-differ in geometry; dense and sparse variants differ only in the reward. Nothing here builds a model
-or an env: :mod:`dexterous_gym.scenes` and :mod:`dexterous_gym.envs` read these rows.
+Numbers are those of the original Dexterous Gym code (dexterous-gym 0.1.7, the suite of Charlesworth
+& Montana, "Solving Challenging Dexterous Manipulation Tasks With Trajectory Optimisation and
+Reinforcement Learning", ICML 2021). Families differ in hand placement, goal ranges and reward
+shaping; objects differ in geometry; dense and sparse variants differ only in the reward. Nothing
+here builds a model or an env: :mod:`dexterous_gym.scenes` and :mod:`dexterous_gym.envs` read these
+rows, and :func:`family_table` writes them as the Markdown table of the env documentation.
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ class Task:
 
     @property
     def randomise_initial_rotation(self) -> bool:
-        # Eggs and blocks start randomly rotated; pens never do; Overarm ignores the flag.
+        """Eggs and blocks start randomly rotated; pens never do; Overarm ignores the flag."""
         return self.object != "pen" and not FAMILIES[self.family].fixed_start
 
 
@@ -199,6 +201,37 @@ PEN_SPIN_ID = "PenSpin-v0"
 PEN_SPIN_MAX_EPISODE_STEPS = 250
 
 ALL_ENV_IDS: tuple[str, ...] = (*TASKS_BY_ID, PEN_SPIN_ID)
+
+
+def _box_text(box: Box3) -> str:
+    lows, highs = box
+    return ", ".join(
+        f"{axis} [{lo:g}, {hi:g}]" for axis, lo, hi in zip("xyz", lows, highs, strict=True)
+    )
+
+
+def family_table() -> str:
+    """The families as the Markdown table of the env documentation (``TwoHandsEnv``'s docstring
+    and docs/dexterous_gym.md hold this text; a test keeps them equal to it)."""
+    rows = [
+        "| Family | IDs (dense / sparse) | Hands | Objects | Actions | Observation | Start "
+        "| `target_range_1` (m) | `target_range_2` (m) | k | m |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for family in FAMILIES.values():
+        pattern = family.id_template.format(Object="{Object}")
+        hand_dofs = 24 + (6 if family.moving_hands else 0)  # the mount DoFs come with the hand
+        n_objects = 2 if family.two_objects else 1
+        rows.append(
+            f"| {family.name} | `{pattern}-v0` / `{pattern}Sparse-v0` "
+            f"| {'moving' if family.moving_hands else 'fixed'} | {n_objects} "
+            f"| {40 + (12 if family.moving_hands else 0)} | {4 * hand_dofs + 13 * n_objects} "
+            f"| {'recorded' if family.fixed_start else 'settled'} "
+            f"| {_box_text(family.target_range_1)} | {_box_text(family.target_range_2)} "
+            f"| {family.reward_prefactor:g} | {family.dist_multiplier:g} |"
+        )
+    return "\n".join(rows)
+
 
 # The Overarm start state (hand 1 mount 6, hand 1 joints 24, hand 2 mount 6, hand 2 joints 24):
 # a recorded snapshot of hand 2 cradling the object, kept verbatim. Object and target poses are

@@ -4,18 +4,28 @@
 ``gym.make("swarm_gym:FSMSwarm-v0")`` works without the import. The simulator
 :class:`FSMSwarm` needs no Gymnasium. The PettingZoo wrapper (optional dependency) is
 :func:`parallel_env`.
+
+Public API: :class:`SwarmConfig` (parameters), :class:`FSMSwarm` (the simulator) and its read-only
+:class:`SwarmView`, :class:`Decision` and :data:`MOVES`, :class:`SteeringConfig` (frozen steering
+settings) and :class:`Steering` (a run's informed agents), :class:`SteeringHook` (what the
+simulator calls on its ``steering``), the environments (:mod:`swarm_gym.envs`), and the experiments
+(:mod:`swarm_gym.experiments`, ``python -m swarm_gym.experiments``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from swarm_gym.config import SwarmConfig
 from swarm_gym.decision import MOVES, Decision
 from swarm_gym.model import FSMSwarm
-from swarm_gym.steering import Steering
+from swarm_gym.steering import Steering, SteeringConfig
+from swarm_gym.view import SteeringHook, SwarmView
+
+if TYPE_CHECKING:
+    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv
 
 __all__ = [
     "ENV_SPECS",
@@ -23,7 +33,10 @@ __all__ = [
     "Decision",
     "FSMSwarm",
     "Steering",
+    "SteeringConfig",
+    "SteeringHook",
     "SwarmConfig",
+    "SwarmView",
     "parallel_env",
     "register_envs",
 ]
@@ -42,7 +55,7 @@ def register_envs() -> None:
             gym.register(**spec)
 
 
-def parallel_env(**kwargs: Any):
+def parallel_env(**kwargs: Any) -> FSMSwarmParallelEnv:
     """The PettingZoo ``ParallelEnv`` view of :class:`swarm_gym.envs.FSMSwarmEnv` (needs the
     ``pettingzoo`` extra)."""
     from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv

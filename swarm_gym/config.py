@@ -1,8 +1,10 @@
 """Validated parameters of the FSM swarm (Charlesworth & Turner, PNAS 2019).
 
-Every default is the reference C++ behaviour described in ``fsm_swarm.md`` section 1.1 and 1.11.
-``variant="clean"`` switches the quirks that can change results to their corrected form; any option
-passed explicitly overrides the variant preset. Validation happens here, in plain Python, so bad
+Every default is the behaviour of the authors' reference C++ (``henrycharlesworth/intrinsically_motivated_collective_motion`` on
+GitHub), quirks included, with the parameters of the paper's Movie S1 (N = 50, tau = 4, n_s = 40,
+15-degree turns, v0 = 10, dv = 2). ``variant="clean"`` switches the quirks that can change results
+to their corrected form (docs/swarm.md, "The model and its options"); any option passed explicitly
+overrides the variant preset. Validation happens here, in plain Python, so bad
 parameters raise :class:`ValueError` before any numba compilation.
 """
 
@@ -24,7 +26,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "init_heading": ("aligned", "random"),
 }
 
-#: What ``variant="clean"`` changes (fact sheet section 1.11, "Recommendation").
+#: What ``variant="clean"`` changes: the reference C++'s quirks that can change results.
 CLEAN_PRESET: dict[str, Any] = {
     "swept_test": "robust",
     "early_exit": False,

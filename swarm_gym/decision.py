@@ -1,13 +1,18 @@
-"""The FSM decision rule (fact sheet section 1.9) and the kernel call that scores the moves."""
+"""The FSM decision rule and the kernel call that scores the moves.
+
+The rule is that of the authors' reference C++ (Charlesworth & Turner, PNAS 2019; the code is
+``henrycharlesworth/intrinsically_motivated_collective_motion`` on GitHub): the first move whose
+branch holds the most distinct future visual states, ties broken as in :func:`choose`.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from swarm_gym.config import COUNT_CODE, HALFWIDTH_CODE, SWEPT_CODE, SwarmConfig, max_branch_nodes
+from swarm_gym.config import SwarmConfig
+from swarm_gym.kernel_params import kernel_params
 
 #: Move names in index order (the order matters for tie-breaks).
 MOVES: tuple[str, ...] = ("right", "left", "slow", "keep", "fast")
@@ -35,31 +40,6 @@ class Decision:
     reachable: np.ndarray | None = None
 
 
-def kernel_params(cfg: SwarmConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pack a config into the float/int parameter arrays of :func:`kernels.branch_scores`."""
-    max_rel = (2.0 * cfg.v0 + cfg.dv) * cfg.dt  # largest relative displacement in one step
-    cull = (2.0 * cfg.radius + max_rel) * (1.0 + 1e-9) + 1e-9
-    params = np.array([cfg.radius, cfg.dt, cfg.sensor_threshold, cull * cull, cfg.v0])
-    tsize = 1 << max(4, math.ceil(math.log2(2 * max_branch_nodes(cfg.horizon) + 1)))
-    iparams = np.array(
-        [
-            cfg.horizon,
-            HALFWIDTH_CODE[cfg.halfwidth],
-            SWEPT_CODE[cfg.swept_test],
-            COUNT_CODE[cfg.count_depths],
-            1 if cfg.model == "continuous" else 0,
-            1 if cfg.early_exit else 0,
-            cfg.n_sensors,
-            tsize,
-            0,
-        ],
-        dtype=np.int64,
-    )
-    speeds = np.array(cfg.speeds, dtype=np.float64)
-    turns = np.array(cfg.turns, dtype=np.float64)
-    return params, iparams, speeds, turns
-
-
 def score_moves(
     cfg: SwarmConfig,
     positions: np.ndarray,
@@ -80,18 +60,14 @@ def score_moves(
     n = positions.shape[0]
     if active is None:
         active = np.ones(n, dtype=np.bool_)
-    params, iparams, speeds, turns = kernel_params(cfg)
-    iparams[8] = 1 if reachable else 0
+    kp = kernel_params(cfg, collect_leaf=reachable)
     # agents' costs differ (collisions prune branches): hand them to threads one at a time
     with numba.parallel_chunksize(1):
         counts, nodes, weights, leaf_keys, n_leaf = kernels.branch_scores(
-            np.ascontiguousarray(positions, dtype=np.float64),
-            np.ascontiguousarray(headings, dtype=np.float64),
-            np.ascontiguousarray(active, dtype=np.bool_),
-            params,
-            iparams,
-            speeds,
-            turns,
+            _kernel_array(positions, np.float64),
+            _kernel_array(headings, np.float64),
+            _kernel_array(active, np.bool_),
+            kp,
         )
     scores = weights if cfg.model == "continuous" else counts.astype(np.float64)
     reach = None
@@ -104,6 +80,13 @@ def score_moves(
             dtype=np.int64,
         )
     return counts, nodes, scores, reach
+
+
+def _kernel_array(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A C-contiguous, writeable array of ``dtype`` (a copy only when needed): read-only views
+    (:attr:`swarm_gym.view.SwarmView.positions`) would otherwise compile a second specialisation
+    of the kernel."""
+    return np.require(a, dtype=dtype, requirements=["C", "W"])
 
 
 def choose(scores: np.ndarray, uniforms: np.ndarray, tie_break: str = "cpp") -> np.ndarray:

@@ -10,7 +10,7 @@ Stepping with ``info["expert_action"]`` reproduces :class:`FSMSwarm` with the sa
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -31,10 +31,10 @@ def _check_common(max_steps: Any, render_mode: Any, modes: list[str]) -> None:
         raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
 
 
-class _SwarmEnvBase(gym.Env):
+class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
     """Shared state handling of the two environments."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def _build(
         self,
@@ -60,6 +60,13 @@ class _SwarmEnvBase(gym.Env):
         self.swarm.collect_reachable = reward_mode == "empowerment_next"
         self._prev_bits: np.ndarray | None = None
 
+    def _reachable(self, active: np.ndarray | None = None) -> np.ndarray:
+        """Reachable counts at the current state (collected in ``empowerment_next`` mode)."""
+        reach = self.swarm.decide(active).reachable
+        if reach is None:  # pragma: no cover - _build sets collect_reachable for that mode
+            raise RuntimeError("the swarm did not collect reachable counts")
+        return reach
+
     def _metrics_info(self) -> dict[str, Any]:
         sw = self.swarm
         info: dict[str, Any] = dict(sw.metrics())
@@ -73,8 +80,9 @@ class _SwarmEnvBase(gym.Env):
         """An RGB frame of the flock (agents and headings) when ``render_mode="rgb_array"``."""
         if self.render_mode != "rgb_array":
             return None
-        sw = self.swarm
-        return render_frame(sw._pos, sw._th, radius=self.config.radius, text=f"t={sw.t}")
+        view = self.swarm.view
+        return render_frame(view.positions, view.headings, radius=self.config.radius,
+                            text=f"t={view.t}")  # fmt: skip
 
 
 class FSMSwarmEnv(_SwarmEnvBase):
@@ -131,20 +139,22 @@ class FSMSwarmEnv(_SwarmEnvBase):
             info["rewards"] = rewards
         return obs, info
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start a new episode: initial state from ``seed`` (section 1.3)."""
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new episode: initial state from ``seed`` (see :meth:`FSMSwarm.reset`)."""
         super().reset(seed=seed)
         self.swarm.reset(rng=self.np_random)
         self._prev_bits = None
         return self._obs_info(None)
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply one move per agent; raises ValueError for a bad action (state unchanged)."""
         actions = validate_actions(action, self.config.n_agents)
         dec = self.swarm.decide()
         self.swarm.step(actions)
         if self.reward_mode == "empowerment_next":
-            rewards = reachable_rewards(self.swarm.decide().reachable, self.collision_reward)
+            rewards = reachable_rewards(self._reachable(), self.collision_reward)
         else:
             rewards = agent_rewards(self.reward_mode, actions, dec.counts, dec.scores, self.config,
                                     self.collision_reward)  # fmt: skip
@@ -218,7 +228,9 @@ class FSMFocalEnv(_SwarmEnvBase):
             info["reward"] = reward
         return np.concatenate([prev, bits]), info
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start a new episode."""
         super().reset(seed=seed)
         self.swarm.reset(rng=self.np_random)
@@ -226,7 +238,7 @@ class FSMFocalEnv(_SwarmEnvBase):
         self._blind = 0
         return self._obs_info(None)
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the focal agent's move; the others move by ``others_policy``."""
         if not self.action_space.contains(action) and not (
             isinstance(action, int | np.integer) and 0 <= int(action) < 5
@@ -249,7 +261,7 @@ class FSMFocalEnv(_SwarmEnvBase):
                                          dec.scores[sel], self.config, self.collision_reward)[0])  # fmt: skip
         sw.step(actions)
         if self.reward_mode == "empowerment_next":
-            reach = sw.decide(self._active()).reachable[sel]
+            reach = self._reachable(self._active())[sel]
             reward = float(reachable_rewards(reach, self.collision_reward)[0])
         obs, info = self._obs_info(reward)
         self._blind = self._blind + 1 if not obs[self.config.n_sensors :].any() else 0

@@ -11,22 +11,27 @@ on the NaN behaviour of the reference (a NaN bearing skips an agent, a NaN in th
 swept test means "no collision"). ``error_model="numpy"`` gives IEEE division (x/0 = inf or NaN)
 instead of Python's ZeroDivisionError, as in the C++.
 
-Integer option codes (see :mod:`swarm_gym.config`): ``halfwidth`` 0 = atan, 1 = asin;
-``swept`` 0 = slope-intercept (reference), 1 = robust; ``count_mode`` 0 = all depths, 1 = leaf only.
+The tree search takes its parameters as one :class:`swarm_gym.kernel_params.KernelParams` record
+(built by :func:`swarm_gym.kernel_params.kernel_params`, fields read by name). Integer option
+codes: ``halfwidth`` 0 = atan, 1 = asin; ``swept`` 0 = slope-intercept (reference), 1 = robust;
+``count_mode`` 0 = all depths, 1 = leaf only.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
+
+from swarm_gym.kernel_params import KernelParams
 
 TWO_PI = 2.0 * math.pi
 _HASH_MULT = 0x5BD1E9955BD1E995  # odd 64-bit multiplier (wraps as int64)
 _EMPTY = -1
 
-_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+_JIT: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_JIT)
@@ -41,7 +46,9 @@ def sensor_edges(n_s: int) -> np.ndarray:
 
 
 @njit(**_JIT)
-def ballistic_table(pos: np.ndarray, th: np.ndarray, tau: int, v0: float, dt: float):
+def ballistic_table(
+    pos: np.ndarray, th: np.ndarray, tau: int, v0: float, dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Positions of every agent after k = 0..tau straight steps at v0, accumulated step by step.
 
     Returns ``(qx, qy, bx, by)``: ``qx[k, j]``, ``qy[k, j]`` and the one-step displacement
@@ -65,13 +72,24 @@ def ballistic_table(pos: np.ndarray, th: np.ndarray, tau: int, v0: float, dt: fl
 
 
 @njit(**_JIT)
-def build_intervals(cx, cy, heading, qx, qy, skip, radius, halfwidth, lo, hi):
+def build_intervals(
+    cx: float,
+    cy: float,
+    heading: float,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    skip: int,
+    radius: float,
+    halfwidth: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> int:
     """Occupied angular pieces (within [0, 2*pi], relative to ``heading``) seen from (cx, cy).
 
     Agent ``skip`` is ignored. Writes the pieces to ``lo``/``hi`` sorted by start and returns
-    their number. Implements section 1.4: counter-clockwise bearing from arccos plus the sign of the
-    cross product, the NaN skip (|argument| > 1 or d = 0), half-width atan(R/d) or asin(R/d), and
-    the split of pieces crossing 0 or 2*pi.
+    their number. As the reference C++ computes the visual state: counter-clockwise bearing from
+    arccos plus the sign of the cross product, the NaN skip (|argument| > 1 or d = 0), half-width
+    atan(R/d) or asin(R/d), and the split of pieces crossing 0 or 2*pi.
     """
     ch = math.cos(heading)
     sh = math.sin(heading)
@@ -126,7 +144,7 @@ def build_intervals(cx, cy, heading, qx, qy, skip, radius, halfwidth, lo, hi):
 
 
 @njit(**_JIT)
-def merge_intervals(lo, hi, m):
+def merge_intervals(lo: np.ndarray, hi: np.ndarray, m: int) -> int:
     """Merge sorted pieces in place into disjoint intervals; returns their number.
 
     Touching pieces are not merged (strict <), as in the C++; it does not change any fill.
@@ -146,7 +164,9 @@ def merge_intervals(lo, hi, m):
 
 
 @njit(**_JIT)
-def key_from_intervals(lo, hi, nm, edges, threshold, fill):
+def key_from_intervals(
+    lo: np.ndarray, hi: np.ndarray, nm: int, edges: np.ndarray, threshold: float, fill: np.ndarray
+) -> int:
     """Pack the sensor bits of the merged intervals into an int64 (bit k = sensor k on).
 
     A sensor is on iff |A ∩ sensor| / width > threshold. ``fill`` is scratch of length n_s.
@@ -177,9 +197,27 @@ def key_from_intervals(lo, hi, nm, edges, threshold, fill):
 
 
 @njit(**_JIT)
-def collides(px, py, heading, u, k, qx, qy, bx, by, skip, radius, dt, swept, early_exit, cull2):
-    """Collision test of section 1.6 for an own end state (px, py) reached with speed ``u`` along
-    ``heading`` at depth ``k``, against the ballistic others ``qx[k]``, ``qy[k]``.
+def collides(
+    px: float,
+    py: float,
+    heading: float,
+    u: float,
+    k: int,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    skip: int,
+    radius: float,
+    dt: float,
+    swept: int,
+    early_exit: bool,
+    cull2: float,
+) -> bool:
+    """The reference C++'s collision test for an own end state (px, py) reached with speed ``u``
+    along ``heading`` at depth ``k``, against the ballistic others ``qx[k]``, ``qy[k]``: contact
+    (distance < 2R) at the end, or a swept contact during the step (``swept``), with the
+    reference's early exit for overlapping start positions (``early_exit``).
 
     ``cull2`` is a squared end distance beyond which no swept collision is possible (an exact
     shortcut: such an agent can trigger neither the early exit nor the swept test).
@@ -230,7 +268,7 @@ def collides(px, py, heading, u, k, qx, qy, bx, by, skip, radius, dt, swept, ear
 
 
 @njit(**_JIT)
-def _set_insert(table, key, mask):
+def _set_insert(table: np.ndarray, key: int, mask: int) -> int:
     """Insert ``key`` into an open-addressing set; return 1 if it was new, else 0."""
     h = ((key * _HASH_MULT) ^ (key >> 29)) & mask
     while True:
@@ -244,7 +282,7 @@ def _set_insert(table, key, mask):
 
 
 @njit(**_JIT)
-def _memo_slot(memo, level, xb, yb, tb):
+def _memo_slot(memo: np.ndarray, level: int, xb: int, yb: int, tb: int) -> int:
     """Slot of node state (level, x, y, theta), given as float bit patterns, in the memo table.
 
     Returns the slot holding that state, or the empty slot where it belongs (``memo[slot, 0]``
@@ -265,9 +303,12 @@ def _memo_slot(memo, level, xb, yb, tb):
 
 @njit(**_JIT)
 def _branch(
-    i, a0, px0, py0, th0, qx, qy, bx, by, params, iparams, edges, speeds, turns,
-    lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf, memo, fbits,
-):  # fmt: skip
+    i: int, a0: int, px0: float, py0: float, th0: float,
+    qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray, kp: KernelParams,
+    edges: np.ndarray, lo: np.ndarray, hi: np.ndarray, fill: np.ndarray, table: np.ndarray,
+    ev_pos: np.ndarray, ev_val: np.ndarray, sx: np.ndarray, sy: np.ndarray, sth: np.ndarray,
+    mv: np.ndarray, leaf: np.ndarray, memo: np.ndarray, fbits: np.ndarray,
+) -> tuple[int, int, float, int]:  # fmt: skip
     """Walk the branch of agent ``i`` rooted at first move ``a0``.
 
     ``memo`` (shared by the five branches of agent ``i``) maps a node state (depth, x, y, heading)
@@ -278,14 +319,14 @@ def _branch(
 
     Returns ``(n_distinct, n_surviving, w, n_leaf)``: the number of distinct visual states counted
     (depths 1..tau, or tau only in leaf mode), the number of surviving counted nodes, the number of
-    surviving depth-tau keys written to ``leaf`` (when ``iparams[8] == 1``), and, when
-    ``iparams[4] == 1`` (continuous model), W = (1 / (pi n)) * integral of c (n - c) over the
+    surviving depth-tau keys written to ``leaf`` (when ``kp.collect_leaf``), and, in the
+    continuous model (``kp.continuous``), W = (1 / (pi n)) * integral of c (n - c) over the
     surviving counted nodes' occupancy functions.
     """
-    radius, dt, threshold, cull2 = params[0], params[1], params[2], params[3]
-    tau, halfwidth, swept, count_mode, continuous, early_exit = (
-        iparams[0], iparams[1], iparams[2], iparams[3], iparams[4], iparams[5] == 1,
-    )  # fmt: skip
+    radius, dt, threshold, cull2 = kp.radius, kp.dt, kp.threshold, kp.cull2
+    tau, halfwidth, swept, count_mode = kp.tau, kp.halfwidth, kp.swept, kp.count_mode
+    continuous, early_exit, collect = kp.continuous, kp.early_exit, kp.collect_leaf
+    speeds, turns = kp.speeds, kp.turns
     mask = table.shape[0] - 1
     for p in range(table.shape[0]):
         table[p] = _EMPTY
@@ -293,7 +334,6 @@ def _branch(
     n_nodes = 0
     n_ev = 0
     n_leaf = 0
-    collect = iparams[8] == 1
     ib = fbits.view(np.int64)  # the bit patterns of the node state written to fbits
     sx[0] = px0
     sy[0] = py0
@@ -311,7 +351,7 @@ def _branch(
                         cull2):  # fmt: skip
             if count_mode == 0 or level == tau:
                 slot = -1
-                if continuous == 0:
+                if not continuous:
                     fbits[0] = x
                     fbits[1] = y
                     fbits[2] = th
@@ -336,7 +376,7 @@ def _branch(
                 if collect and level == tau:
                     leaf[n_leaf] = key
                     n_leaf += 1
-                if continuous == 1:
+                if continuous:
                     for p in range(nm):
                         ev_pos[n_ev] = lo[p]
                         ev_val[n_ev] = 1.0
@@ -361,7 +401,7 @@ def _branch(
                     break
                 level -= 1
     w = 0.0
-    if continuous == 1:
+    if continuous:
         if n_nodes == 0:
             w = -1.0
         else:
@@ -380,36 +420,35 @@ def _branch(
 
 
 @njit(parallel=True, **_JIT)
-def branch_scores(pos, th, active, params, iparams, speeds, turns):
+def branch_scores(
+    pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Score the 5 first moves of every active agent from the step snapshot (pos, th).
 
     Args:
         pos: (N, 2) float64 positions; th: (N,) float64 headings.
         active: (N,) bool, agents whose branches are computed (others get zeros).
-        params: float64 [radius, dt, sensor_threshold, cull2, v0].
-        iparams: int64 [tau, halfwidth, swept, count_mode, continuous, early_exit, n_sensors,
-            table_size, collect_leaf_keys].
-        speeds, turns: (5,) float64 per-move speed and heading change.
+        kp: the :class:`~swarm_gym.kernel_params.KernelParams` of the config.
 
     Returns:
         ``(counts, nodes, weights, leaf_keys, n_leaf)``: (N, 5) int64 distinct visual states per
         branch, (N, 5) int64 surviving counted nodes, (N, 5) float64 continuous weights W (zeros in
-        discrete mode), and, when ``iparams[8] == 1``, the visual-state keys of the surviving
+        discrete mode), and, when ``kp.collect_leaf``, the visual-state keys of the surviving
         depth-tau nodes of each branch, (N, 5, 5**(tau-1)) int64 with (N, 5) valid lengths.
     """
     n = pos.shape[0]
-    tau = iparams[0]
-    continuous = iparams[4]
-    n_s = iparams[6]
-    tsize = iparams[7]
+    tau = kp.tau
+    continuous = kp.continuous
+    n_s = kp.n_sensors
+    tsize = kp.table_size
     edges = sensor_edges(n_s)
-    qx, qy, bx, by = ballistic_table(pos, th, tau, params[4], params[1])
+    qx, qy, bx, by = ballistic_table(pos, th, tau, kp.v0, kp.dt)
     counts = np.zeros((n, 5), dtype=np.int64)
     nodes = np.zeros((n, 5), dtype=np.int64)
     weights = np.zeros((n, 5))
     max_nodes = (5**tau - 1) // 4
-    ev_len = 2 * (2 * n + 2) * max_nodes if continuous == 1 else 1
-    n_leaf_max = 5 ** (tau - 1) if iparams[8] == 1 else 1
+    ev_len = 2 * (2 * n + 2) * max_nodes if continuous else 1
+    n_leaf_max = 5 ** (tau - 1) if kp.collect_leaf else 1
     leaf_keys = np.zeros((n, 5, n_leaf_max), dtype=np.int64)
     n_leaf = np.zeros((n, 5), dtype=np.int64)
     # one task per agent: its five branches share the memo of node keys (see _branch)
@@ -427,13 +466,13 @@ def branch_scores(pos, th, active, params, iparams, speeds, turns):
         sy = np.empty(tau + 1)
         sth = np.empty(tau + 1)
         mv = np.zeros(tau + 1, dtype=np.int64)
-        memo = np.full((msize if continuous == 0 else 1, 5), _EMPTY, dtype=np.int64)
+        memo = np.full((1 if continuous else msize, 5), _EMPTY, dtype=np.int64)
         fbits = np.empty(3)
         for a0 in range(5):
             c, nd, w, nl = _branch(
-                i, a0, pos[i, 0], pos[i, 1], th[i], qx, qy, bx, by, params, iparams, edges,
-                speeds, turns, lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv,
-                leaf_keys[i, a0], memo, fbits,
+                i, a0, pos[i, 0], pos[i, 1], th[i], qx, qy, bx, by, kp, edges,
+                lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf_keys[i, a0], memo,
+                fbits,
             )  # fmt: skip
             counts[i, a0] = c
             nodes[i, a0] = nd
@@ -443,7 +482,9 @@ def branch_scores(pos, th, active, params, iparams, speeds, turns):
 
 
 @njit(parallel=True, **_JIT)
-def visual_states(pos, th, radius, halfwidth, n_s, threshold):
+def visual_states(
+    pos: np.ndarray, th: np.ndarray, radius: float, halfwidth: int, n_s: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Depth-0 visual state of every agent against the others' actual positions.
 
     Returns ``(keys, coverage)``: (N,) int64 packed sensor bits and (N,) float64 fraction of

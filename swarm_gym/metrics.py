@@ -89,8 +89,8 @@ _coverage = coverage
 
 
 def opacity(positions: np.ndarray, radius: float = 1.0, halfwidth: str = "atan") -> float:
-    """Mean over agents of the covered fraction of the visual field (the "marginal opacity" proxy
-    of the fact sheet, section 6.2)."""
+    """Mean over agents of the covered fraction of the visual field: a proxy for the "marginally
+    opaque" flock of the talk (docs/swarm.md compares it with runs of the reference C++)."""
     return float(coverage(positions, radius, halfwidth).mean())
 
 

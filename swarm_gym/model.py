@@ -5,6 +5,9 @@
 >>> swarm.step()            # every agent decides by FSM; synchronous update
 >>> swarm.metrics()["order_parameter"]
 
+Observers (steering, the environments, the experiment runners) read the state through
+:attr:`FSMSwarm.view`, a read-only :class:`~swarm_gym.view.SwarmView` that never copies.
+
 Random numbers come from one :class:`numpy.random.Generator` in a fixed order: the initial state,
 then per step one uniform per agent for the tie rule (drawn when the decision is made) and two
 normals per agent for the noise (drawn when the moves are applied, even when the noise is 0). The
@@ -13,16 +16,15 @@ tree search itself uses no randomness, so results do not depend on the number of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from swarm_gym import metrics as _metrics
 from swarm_gym.config import HALFWIDTH_CODE, SwarmConfig, as_config
 from swarm_gym.decision import Decision, choose, score_moves, tied_moves
-
-if TYPE_CHECKING:
-    from swarm_gym.steering import Steering
+from swarm_gym.view import SteeringHook, SwarmView
 
 
 class FSMSwarm:
@@ -33,7 +35,8 @@ class FSMSwarm:
         horizon: look-ahead depth tau.
         seed: seed of the generator (None: fresh entropy).
         config: a :class:`SwarmConfig`; keyword ``options`` override its fields.
-        steering: optional :class:`swarm_gym.steering.Steering` biasing a subset of agents.
+        steering: optional :class:`swarm_gym.steering.Steering` (any
+            :class:`~swarm_gym.view.SteeringHook`) biasing a subset of agents.
         **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...).
 
     Raises:
@@ -46,7 +49,7 @@ class FSMSwarm:
         horizon: int | None = None,
         seed: int | None = None,
         config: SwarmConfig | None = None,
-        steering: Steering | None = None,
+        steering: SteeringHook | None = None,
         **options: Any,
     ) -> None:
         if n_agents is not None:
@@ -55,13 +58,17 @@ class FSMSwarm:
             options["horizon"] = horizon
         self.config: SwarmConfig = as_config(config, **options)
         self.steering = steering
+        self._view = _LiveView(self)
         #: also count the distinct depth-tau states over all branches (``Decision.reachable``)
         self.collect_reachable = False
         self.reset(seed)
 
     # ------------------------------------------------------------------ state
     def reset(self, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
-        """Draw a new initial state (section 1.3) and clear the step counter.
+        """Draw a new initial state and clear the step counter.
+
+        Positions are uniform in ``[0, box]^2`` and headings N(0, ``heading_sd``) about +x
+        (``init_heading="aligned"``), as in Movie S1 of the paper and the reference C++.
 
         ``rng`` (e.g. a Gymnasium env's ``np_random``) replaces ``default_rng(seed)``.
         """
@@ -82,9 +89,14 @@ class FSMSwarm:
         self._decision: Decision | None = None
         self._visual: tuple[np.ndarray, np.ndarray] | None = None
         if self.steering is not None:
-            self.steering.reset(self)
+            self.steering.reset(self._view)
 
-    def set_state(self, positions: np.ndarray, headings: np.ndarray, speeds=None) -> None:
+    def set_state(
+        self,
+        positions: np.ndarray,
+        headings: np.ndarray,
+        speeds: np.ndarray | float | None = None,
+    ) -> None:
         """Replace the state (e.g. to replay a dump). Shapes (N, 2) and (N,)."""
         n = self.config.n_agents
         positions = np.asarray(positions, dtype=np.float64)
@@ -102,6 +114,11 @@ class FSMSwarm:
             self._speed = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (n,)).copy()
         self._decision = None
         self._visual = None
+
+    @property
+    def view(self) -> SwarmView:
+        """Read-only view of the current state, without copies (see :class:`_LiveView`)."""
+        return self._view
 
     @property
     def n_agents(self) -> int:
@@ -144,7 +161,7 @@ class FSMSwarm:
             )
             action = choose(scores, uniforms, cfg.tie_break)
             if self.steering is not None:
-                action = self.steering.adjust(self, counts, scores, action, uniforms)
+                action = self.steering.adjust(self._view, counts, scores, action, uniforms)
             self._decision = Decision(counts, nodes, scores, tied_moves(scores), action, reach)
         return self._decision
 
@@ -187,7 +204,7 @@ class FSMSwarm:
         self._decision = None
         self._visual = None
         if self.steering is not None:
-            self.steering.after_step(self)
+            self.steering.after_step(self._view)
 
     # ------------------------------------------------------------------ observations / metrics
     def visual(self) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +251,7 @@ class FSMSwarm:
         sp = np.empty((n_steps + 1, n))
         acts = np.empty((n_steps, n), dtype=np.int64)
         pos[0], th[0], sp[0] = self._pos, self._th, self._speed
-        it = range(n_steps)
+        it: Iterable[int] = range(n_steps)
         if progress:
             from tqdm.auto import tqdm
 
@@ -243,6 +260,62 @@ class FSMSwarm:
             acts[t] = self.step()
             pos[t + 1], th[t + 1], sp[t + 1] = self._pos, self._th, self._speed
         return {"positions": pos, "headings": th, "speeds": sp, "actions": acts}
+
+
+class _LiveView:
+    """The :class:`~swarm_gym.view.SwarmView` of an :class:`FSMSwarm`: no copies.
+
+    Its arrays are read-only numpy views of the swarm's own arrays. A step replaces those arrays
+    (it never writes into them), so an array read before a step keeps the values it had.
+    """
+
+    __slots__ = ("_swarm",)
+
+    def __init__(self, swarm: FSMSwarm) -> None:
+        self._swarm = swarm
+
+    @property
+    def config(self) -> SwarmConfig:
+        """The swarm's parameters."""
+        return self._swarm.config
+
+    @property
+    def n_agents(self) -> int:
+        """Number of agents N."""
+        return self._swarm.config.n_agents
+
+    @property
+    def t(self) -> int:
+        """Steps taken since the last reset."""
+        return self._swarm.t
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 2) positions (read-only)."""
+        return _readonly(self._swarm._pos)
+
+    @property
+    def headings(self) -> np.ndarray:
+        """(N,) unwrapped headings in radians (read-only)."""
+        return _readonly(self._swarm._th)
+
+    @property
+    def speeds(self) -> np.ndarray:
+        """(N,) speed of each agent's last move (read-only)."""
+        return _readonly(self._swarm._speed)
+
+    def visual_bits(self) -> np.ndarray:
+        """(N, n_s) uint8 current visual states (cached by the swarm until the state changes)."""
+        return self._swarm.visual_bits()
+
+    def __repr__(self) -> str:
+        return f"<view of FSMSwarm n_agents={self.n_agents} t={self.t}>"
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def unpack_bits(keys: np.ndarray, n_sensors: int) -> np.ndarray:
@@ -266,7 +339,9 @@ def validate_actions(actions: Any, n: int) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _reject_overlaps(pos: np.ndarray, rng: np.random.Generator, box: float, contact: float):
+def _reject_overlaps(
+    pos: np.ndarray, rng: np.random.Generator, box: float, contact: float
+) -> np.ndarray:
     """Redraw positions one by one until no two centres are closer than ``contact``."""
     n = pos.shape[0]
     out = pos.copy()

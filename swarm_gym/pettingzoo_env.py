@@ -45,16 +45,18 @@ class FSMSwarmParallelEnv(ParallelEnv):
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
 
     @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo expects
-    def observation_space(self, agent: str) -> spaces.Space:
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
         """``MultiBinary((2, n_s))``."""
         return spaces.MultiBinary((2, self.env.config.n_sensors))
 
     @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> spaces.Space:
+    def action_space(self, agent: str) -> spaces.Space[Any]:
         """``Discrete(5)``: right, left, slow, keep, fast."""
         return spaces.Discrete(5)
 
-    def _split(self, obs: np.ndarray, info: dict[str, Any]):
+    def _split(
+        self, obs: np.ndarray, info: dict[str, Any]
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         observations = {a: obs[i] for i, a in enumerate(self.possible_agents)}
         infos = {
             a: {
@@ -66,13 +68,23 @@ class FSMSwarmParallelEnv(ParallelEnv):
         }
         return observations, infos
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Reset the shared world; returns (observations, infos) dicts."""
         obs, info = self.env.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         return self._split(obs, info)
 
-    def step(self, actions: dict[str, Any]):
+    def step(
+        self, actions: dict[str, Any]
+    ) -> tuple[
+        dict[str, np.ndarray],
+        dict[str, float],
+        dict[str, bool],
+        dict[str, bool],
+        dict[str, dict[str, Any]],
+    ]:
         """One synchronous step; ``actions`` must hold a move for every live agent."""
         missing = [a for a in self.agents if a not in actions]
         if missing:
@@ -97,5 +109,5 @@ class FSMSwarmParallelEnv(ParallelEnv):
 
     def state(self) -> np.ndarray:
         """Global state: positions (N, 2) and headings (N,) stacked as (N, 3) float64."""
-        sw = self.env.swarm
-        return np.concatenate([sw._pos, sw._th[:, None]], axis=1)
+        view = self.env.swarm.view
+        return np.concatenate([view.positions, view.headings[:, None]], axis=1)

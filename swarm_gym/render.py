@@ -12,7 +12,9 @@ HEADING = (20, 20, 20)
 WAYPOINT = (40, 150, 60)
 
 
-def auto_view(positions: np.ndarray, margin: float = 1.15, min_half: float = 40.0):
+def auto_view(
+    positions: np.ndarray, margin: float = 1.15, min_half: float = 40.0
+) -> tuple[np.ndarray, float]:
     """(centre, half_width) of a square view fitting every agent."""
     centre = positions.mean(axis=0)
     half = max(min_half, margin * float(np.abs(positions - centre).max()) + 4.0)

@@ -1,4 +1,4 @@
-"""Per-agent rewards of the Gymnasium environments (fact sheet section 7)."""
+"""Per-agent rewards of the Gymnasium environments (docs/swarm.md, "Gymnasium and PettingZoo")."""
 
 from __future__ import annotations
 

@@ -37,6 +37,10 @@ whole flock, which stops informed agents from taking a subgroup away (the visual
 that: a split subgroup sees mostly itself). The ``steer`` preset's ``belief`` variant is
 ``belief_turn = pi / 6, lead_distance = 60``.
 
+Settings and run state are separate: :class:`SteeringConfig` (frozen, validated) holds the
+settings, :class:`Steering` the state of one run (the informed agents, the active waypoint, when
+each waypoint was reached). Both see the swarm only through :class:`swarm_gym.view.SwarmView`.
+
 Waypoints: the informed agents aim at waypoint k until the centre of the flock (the mean position of
 all agents) comes within ``reach`` of it, then at waypoint k + 1; after the last they keep aiming
 at it.
@@ -44,20 +48,19 @@ at it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from swarm_gym.decision import choose, score_moves
-
-if TYPE_CHECKING:
-    from swarm_gym.model import FSMSwarm
+from swarm_gym.view import SwarmView
 
 
-@dataclass
-class Steering:
-    """A subset of informed agents biased toward a direction or a sequence of waypoints.
+@dataclass(frozen=True)
+class SteeringConfig:
+    """Settings of a subset of informed agents biased toward a direction or a sequence of waypoints.
 
     Attributes:
         fraction: fraction of agents that are informed (rounded, at least 1 if > 0).
@@ -65,34 +68,39 @@ class Steering:
         target_angle: preferred direction (radians) before ``turn_step``.
         turn_angle: change of the preferred direction at ``turn_step`` (e.g. pi/2).
         turn_step: step at which the target turns (None: never).
-        waypoints: optional (K, 2) path; when set it replaces the direction target.
+        waypoints: optional (K, 2) path (any array-like; stored as a tuple of (x, y) pairs); when
+            set it replaces the direction target.
         reach: distance of the flock centre to a waypoint at which the next one becomes active.
         tolerance: if set, an informed agent only considers moves whose branch score is at
             least (1 - tolerance) times its best (so the bias can never cost more than that
             fraction of future states).
         align: weight of the mean heading of the other agents within ``align_radius`` in the
             preferred direction: psi = angle(e(target) + align * e(local mean heading)).
+        align_radius: radius of the neighbourhood of ``align``.
         cohesion: weight kappa of the agent's own "visual mass" vector
             C = (1/n_s) * sum_k b_k e(theta_i + phi_k) (b_k its current sensor bits, phi_k the
             sensor centres) in the preferred direction: psi = angle(e(target) + kappa * C).
             Surrounded agents have C ~ 0; an agent drifting out of the flock sees the others on
             one side, so C pulls it back. It uses only what the agent sees.
-        belief_turn: if set (radians, in (0, pi]), the largest angle by which an informed agent
-            assumes the others turn toward its preferred direction in its own tree search (see
-            the module docstring); scaled by the steering weight (``gate`` and
-            ``lead_distance``, see ``steering_weights``).
         gate: if set (a scale c0 > 0), the bias of informed agent i is multiplied by
             clip(1 + (C_i . e(psi_i)) / (f_i c0), 0, 1), f_i its fraction of sensors on (so
             C_i / f_i is the mean direction of what it sees, of length <= 1): an agent that sees
             the others behind it with respect to the target (it is ahead of the flock in the
             target direction) stops pulling until the flock catches up, so informed agents lead
             without leaving. It scales ``belief_turn`` in the same way.
+        belief_turn: if set (radians, in (0, pi]), the largest angle by which an informed agent
+            assumes the others turn toward its preferred direction in its own tree search (see
+            the module docstring); scaled by the steering weight (``gate`` and
+            ``lead_distance``, see :meth:`Steering.steering_weights`).
         lead_distance: if set (a distance d0 > 0), the steering of informed agent i (bias and
             belief) is also multiplied by clip(1 - a_i / d0, 0, 1), a_i how far it is ahead of
             the flock centre (the mean position of all agents) in its preferred direction: it
             may lead by up to d0 and no further. The FSM's model of the others already uses
             their positions, so this adds no information the agent lacks.
         seed: seed of the choice of informed agents (independent of the swarm's generator).
+
+    Raises:
+        ValueError: naming the first bad setting.
     """
 
     fraction: float = 0.1
@@ -100,7 +108,7 @@ class Steering:
     target_angle: float = 0.0
     turn_angle: float = 0.0
     turn_step: int | None = None
-    waypoints: np.ndarray | None = None
+    waypoints: tuple[tuple[float, float], ...] | None = None
     reach: float = 30.0
     tolerance: float | None = None
     align: float = 0.0
@@ -110,9 +118,6 @@ class Steering:
     belief_turn: float | None = None
     lead_distance: float | None = None
     seed: int = 0
-    informed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    waypoint_index: int = 0
-    reached_at: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:
@@ -141,45 +146,110 @@ class Steering:
             wp = np.asarray(self.waypoints, dtype=np.float64)
             if wp.ndim != 2 or wp.shape[1] != 2 or wp.shape[0] == 0:
                 raise ValueError(f"waypoints must have shape (K, 2), got {wp.shape}")
-            self.waypoints = wp
+            pairs = tuple((float(x), float(y)) for x, y in wp)
+            object.__setattr__(self, "waypoints", pairs)
+
+    def direction(self, t: int) -> float:
+        """The target direction at step ``t`` (direction mode)."""
+        if self.turn_step is not None and t >= self.turn_step:
+            return self.target_angle + self.turn_angle
+        return self.target_angle
+
+    def replace(self, **settings: Any) -> SteeringConfig:
+        """A validated copy with some settings changed."""
+        return dataclasses.replace(self, **settings)
+
+
+class Steering:
+    """The informed agents of one run: a :class:`SteeringConfig` and the run's state.
+
+    ``Steering(config)`` or ``Steering(**settings)`` (the fields of :class:`SteeringConfig`; both
+    forms may be combined, the settings then override the config's). Pass it to
+    :class:`swarm_gym.model.FSMSwarm` as ``steering``; the swarm calls :meth:`reset`,
+    :meth:`adjust` and :meth:`after_step` (the :class:`swarm_gym.view.SteeringHook` protocol).
+
+    Attributes:
+        informed: (k,) int64 sorted indices of the informed agents (chosen at :meth:`reset`).
+        waypoint_index: index of the active waypoint (waypoint mode).
+        reached_at: the step at which each waypoint was reached, in order.
+
+    Raises:
+        TypeError: for an unknown setting; ValueError: for a bad one.
+    """
+
+    def __init__(self, config: SteeringConfig | None = None, **settings: Any) -> None:
+        if config is None:
+            config = SteeringConfig(**settings)
+        elif not isinstance(config, SteeringConfig):
+            raise TypeError(f"config must be a SteeringConfig, got {type(config).__name__}")
+        elif settings:
+            config = config.replace(**settings)
+        self._config = config
+        self._waypoints: np.ndarray | None = None
+        if config.waypoints is not None:
+            self._waypoints = np.array(config.waypoints, dtype=np.float64)
+            self._waypoints.flags.writeable = False
+        self.informed: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.waypoint_index = 0
+        self.reached_at: list[int] = []
+
+    @property
+    def config(self) -> SteeringConfig:
+        """The settings (frozen)."""
+        return self._config
+
+    @property
+    def waypoints(self) -> np.ndarray | None:
+        """(K, 2) read-only waypoint array, or None in direction mode."""
+        return self._waypoints
+
+    def __repr__(self) -> str:
+        return (
+            f"Steering({self._config!r}, informed={self.informed.tolist()}, "
+            f"waypoint_index={self.waypoint_index}, reached_at={self.reached_at})"
+        )
 
     # -- hooks called by FSMSwarm ------------------------------------------------------------
-    def reset(self, swarm: FSMSwarm) -> None:
+    def reset(self, swarm: SwarmView) -> None:
         """Choose the informed agents and restart the waypoint sequence."""
+        cfg = self._config
         n = swarm.n_agents
-        k = round(self.fraction * n)
-        if self.fraction > 0 and k == 0:
+        k = round(cfg.fraction * n)
+        if cfg.fraction > 0 and k == 0:
             k = 1
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(cfg.seed)
         self.informed = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
         self.waypoint_index = 0
         self.reached_at = []
 
-    def target_directions(self, swarm: FSMSwarm) -> np.ndarray:
+    def target_directions(self, swarm: SwarmView) -> np.ndarray:
         """Preferred direction psi of each informed agent at the current step."""
-        pos = swarm._pos[self.informed]
-        if self.waypoints is not None:
-            w = self.waypoints[self.waypoint_index]
+        cfg = self._config
+        positions = swarm.positions
+        pos = positions[self.informed]
+        if self._waypoints is not None:
+            w = self._waypoints[self.waypoint_index]
             psi = np.arctan2(w[1] - pos[:, 1], w[0] - pos[:, 0])
         else:
-            psi = np.full(len(self.informed), self.direction(swarm.t))
-        if self.cohesion > 0:
+            psi = np.full(len(self.informed), cfg.direction(swarm.t))
+        if cfg.cohesion > 0:
             cx, cy = self.visual_mass(swarm)
-            psi = np.arctan2(np.sin(psi) + self.cohesion * cy, np.cos(psi) + self.cohesion * cx)
-        if self.align > 0:
-            d = np.hypot(*(swarm._pos[None, :, :] - pos[:, None, :]).transpose(2, 0, 1))
-            near = (d < self.align_radius) & (d > 0)
-            cx = (near * np.cos(swarm._th)[None, :]).sum(1)
-            cy = (near * np.sin(swarm._th)[None, :]).sum(1)
+            psi = np.arctan2(np.sin(psi) + cfg.cohesion * cy, np.cos(psi) + cfg.cohesion * cx)
+        if cfg.align > 0:
+            headings = swarm.headings
+            d = np.hypot(*(positions[None, :, :] - pos[:, None, :]).transpose(2, 0, 1))
+            near = (d < cfg.align_radius) & (d > 0)
+            cx = (near * np.cos(headings)[None, :]).sum(1)
+            cy = (near * np.sin(headings)[None, :]).sum(1)
             norm = np.maximum(np.hypot(cx, cy), 1e-12)
             has = near.any(axis=1)
-            ux = np.cos(psi) + np.where(has, self.align * cx / norm, 0.0)
-            uy = np.sin(psi) + np.where(has, self.align * cy / norm, 0.0)
+            ux = np.cos(psi) + np.where(has, cfg.align * cx / norm, 0.0)
+            uy = np.sin(psi) + np.where(has, cfg.align * cy / norm, 0.0)
             psi = np.arctan2(uy, ux)
         return psi
 
     def visual_mass(
-        self, swarm: FSMSwarm, bits: np.ndarray | None = None
+        self, swarm: SwarmView, bits: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """World-frame "visual mass" C = (1/n_s) sum_k b_k e(theta_i + phi_k) of each informed
         agent, from its current sensor bits b_k (phi_k: sensor centres). ``bits``: the informed
@@ -189,52 +259,53 @@ class Steering:
             bits = swarm.visual_bits()[self.informed]
         bits = bits.astype(np.float64)
         centres = (np.arange(n_s) + 0.5) * (2.0 * np.pi / n_s)
-        ang = swarm._th[self.informed, None] + centres[None, :]
+        ang = swarm.headings[self.informed, None] + centres[None, :]
         return (bits * np.cos(ang)).sum(1) / n_s, (bits * np.sin(ang)).sum(1) / n_s
 
     def direction(self, t: int) -> float:
-        """The target direction at step ``t`` (direction mode)."""
-        if self.turn_step is not None and t >= self.turn_step:
-            return self.target_angle + self.turn_angle
-        return self.target_angle
+        """The target direction at step ``t`` (direction mode); see
+        :meth:`SteeringConfig.direction`."""
+        return self._config.direction(t)
 
-    def steering_weights(self, swarm: FSMSwarm, psi: np.ndarray) -> np.ndarray:
+    def steering_weights(self, swarm: SwarmView, psi: np.ndarray) -> np.ndarray:
         """Weight in [0, 1] of each informed agent's steering: the visual ``gate`` times the
         ``lead_distance`` factor (1 everywhere with neither)."""
+        cfg = self._config
         weight = np.ones(len(self.informed))
-        if self.gate is not None:
+        if cfg.gate is not None:
             bits = swarm.visual_bits()[self.informed]  # one visual-state pass for both terms
             cx, cy = self.visual_mass(swarm, bits)
             seen = np.maximum(bits.mean(axis=1), 1.0 / swarm.config.n_sensors)
             along = (cx * np.cos(psi) + cy * np.sin(psi)) / seen
-            weight *= np.clip(1.0 + along / self.gate, 0.0, 1.0)
-        if self.lead_distance is not None:
-            ahead = swarm._pos[self.informed] - swarm._pos.mean(axis=0)
+            weight *= np.clip(1.0 + along / cfg.gate, 0.0, 1.0)
+        if cfg.lead_distance is not None:
+            positions = swarm.positions
+            ahead = positions[self.informed] - positions.mean(axis=0)
             along = ahead[:, 0] * np.cos(psi) + ahead[:, 1] * np.sin(psi)
-            weight *= np.clip(1.0 - along / self.lead_distance, 0.0, 1.0)
+            weight *= np.clip(1.0 - along / cfg.lead_distance, 0.0, 1.0)
         return weight
 
     @staticmethod
     def believed_scores(
-        swarm: FSMSwarm, agents: np.ndarray, psi: np.ndarray, turn: np.ndarray
+        swarm: SwarmView, agents: np.ndarray, psi: np.ndarray, turn: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts and scores (k, 5) of the tree searches of ``agents`` (k indices) in which the
         others' headings are turned toward psi[k] by at most ``turn[k]`` (one search per agent)."""
         k = len(agents)
         counts, scores = np.zeros((k, 5), dtype=np.int64), np.zeros((k, 5))
-        th = swarm._th
+        positions, th = swarm.positions, swarm.headings
         for row, (i, p, limit) in enumerate(zip(agents, psi, turn, strict=True)):
             believed = th + np.clip(np.angle(np.exp(1j * (p - th))), -limit, limit)
             believed[i] = th[i]  # its own heading is its own
             active = np.zeros(swarm.n_agents, dtype=np.bool_)
             active[i] = True
-            c, _, s, _ = score_moves(swarm.config, swarm._pos, believed, active)
+            c, _, s, _ = score_moves(swarm.config, positions, believed, active)
             counts[row], scores[row] = c[i], s[i]
         return counts, scores
 
     def adjust(
         self,
-        swarm: FSMSwarm,
+        swarm: SwarmView,
         counts: np.ndarray,
         scores: np.ndarray,
         action: np.ndarray,
@@ -247,12 +318,13 @@ class Steering:
         """
         if len(self.informed) == 0:
             return action
+        cfg = self._config
         idx = self.informed
         psi = self.target_directions(swarm)
         steer_w = self.steering_weights(swarm, psi)
         c, s, fsm = counts[idx], scores[idx], action[idx]  # copies (fancy indexing)
-        if self.belief_turn is not None:
-            turn = self.belief_turn * steer_w
+        if cfg.belief_turn is not None:
+            turn = cfg.belief_turn * steer_w
             believes = turn > 0  # a fully gated agent keeps the real world (and its FSM choice)
             if believes.any():
                 bc, bs = self.believed_scores(swarm, idx[believes], psi[believes], turn[believes])
@@ -264,29 +336,29 @@ class Steering:
         # a positive-count branch with W = 0 (continuous model): rank it just above collisions
         base = np.where((c > 0) & ~(s > 0), -1e6, base)
         turns = np.asarray(swarm.config.turns)
-        new_heading = swarm._th[idx, None] + turns[None, :]
-        weight = self.strength * steer_w
+        new_heading = swarm.headings[idx, None] + turns[None, :]
+        weight = cfg.strength * steer_w
         biased = base + weight[:, None] * np.cos(new_heading - psi[:, None])
-        if self.tolerance is not None:
+        if cfg.tolerance is not None:
             best = s.max(axis=1, keepdims=True)
-            biased = np.where(s >= (1.0 - self.tolerance) * best, biased, -np.inf)
+            biased = np.where(s >= (1.0 - cfg.tolerance) * best, biased, -np.inf)
         out = action.copy()
         # an agent whose bias weight is 0 (strength 0, or fully gated) keeps its FSM choice
         out[idx] = np.where(weight > 0, np.argmax(biased, axis=1), fsm)
         return out
 
-    def after_step(self, swarm: FSMSwarm) -> None:
+    def after_step(self, swarm: SwarmView) -> None:
         """Advance the waypoint when the flock centre is within ``reach``."""
-        if self.waypoints is None or len(self.reached_at) > self.waypoint_index:
+        if self._waypoints is None or len(self.reached_at) > self.waypoint_index:
             return
-        centre = swarm._pos.mean(axis=0)
-        w = self.waypoints[self.waypoint_index]
-        if np.hypot(*(centre - w)) < self.reach:
+        centre = swarm.positions.mean(axis=0)
+        w = self._waypoints[self.waypoint_index]
+        if np.hypot(*(centre - w)) < self._config.reach:
             self.reached_at.append(swarm.t)
-            if self.waypoint_index < len(self.waypoints) - 1:
+            if self.waypoint_index < len(self._waypoints) - 1:
                 self.waypoint_index += 1
 
     @property
     def done(self) -> bool:
         """True once every waypoint has been reached (waypoint mode)."""
-        return self.waypoints is not None and len(self.reached_at) >= len(self.waypoints)
+        return self._waypoints is not None and len(self.reached_at) >= len(self._waypoints)

@@ -26,9 +26,10 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
-from baselines.common.checkpoint import save_checkpoint
+from baselines.common.checkpoint import CheckpointStore
 from baselines.common.evaluation import evaluate_goal_policy
-from baselines.common.runfolder import append_csv_row
+from baselines.common.runfolder import METRICS_FIELDS, append_csv_row
+from baselines.common.sb3 import sb3_writers
 
 
 def next_multiple(value: int, freq: int) -> int:
@@ -59,17 +60,7 @@ class GoalEvalCallback(BaseCallback):
     earlier rows (restored from a checkpoint on resume); the schedule continues from its last row.
     """
 
-    FIELDS = (
-        "timesteps",
-        "success_final",
-        "success_any",
-        "mean_return",
-        "std_return",
-        "mean_length",
-        "n_episodes",
-        "train_success_rate",
-        "wall_time_s",
-    )
+    FIELDS = METRICS_FIELDS
 
     def __init__(
         self,
@@ -144,24 +135,26 @@ class GoalEvalCallback(BaseCallback):
 
 
 class CheckpointCallback(BaseCallback):
-    """Every ``save_freq`` env steps, write an atomic checkpoint (``baselines.common.checkpoint``).
+    """Every ``save_freq`` env steps, write an atomic checkpoint into ``store``.
 
     ``state_fn`` returns the runner's JSON state (evaluation history, wall time, ...) to store
-    alongside the model.
+    alongside the model; ``extra_writers`` adds files of the runner's own (e.g. a scheduler).
     """
 
     def __init__(
         self,
-        run_dir: Path,
+        store: CheckpointStore,
         save_freq: int,
         state_fn: Callable[[], dict[str, Any]],
         vecnormalize: VecNormalize | None = None,
         verbose: int = 0,
+        extra_writers: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(verbose)
         if save_freq < 1:
             raise ValueError("save_freq must be >= 1")
-        self.run_dir = Path(run_dir)
+        self.store = store
+        self.extra_writers = extra_writers
         self.save_freq = save_freq
         self.state_fn = state_fn
         self.vecnormalize = vecnormalize
@@ -181,7 +174,10 @@ class CheckpointCallback(BaseCallback):
 
     def save(self) -> Path:
         """Write a checkpoint now and schedule the next one."""
-        path = save_checkpoint(self.run_dir, self.model, self.state_fn(), self.vecnormalize)
+        writers = sb3_writers(self.model, self.vecnormalize)
+        if self.extra_writers is not None:
+            writers.update(self.extra_writers())
+        path = self.store.save(self.model.num_timesteps, writers, self.state_fn())
         self.last_saved = self.num_timesteps
         self.next_save = next_multiple(self.num_timesteps, self.save_freq)
         if self.verbose:
@@ -192,10 +188,18 @@ class CheckpointCallback(BaseCallback):
 class TqdmCallback(BaseCallback):
     """Progress bar over env steps up to ``total`` that shows the latest evaluation."""
 
-    def __init__(self, total: int, eval_callback: GoalEvalCallback | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        eval_callback: GoalEvalCallback | None = None,
+        postfix: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+    ) -> None:
+        """``postfix(last_eval_row)`` gives the fields shown after each evaluation (default:
+        both success rates)."""
         super().__init__()
         self.total = total
         self.eval_callback = eval_callback
+        self.postfix = postfix
         self.pbar: Any = None
         self._shown_eval: int | None = None
 
@@ -219,10 +223,13 @@ class TqdmCallback(BaseCallback):
         last = self.eval_callback.last if self.eval_callback else None
         if last is not None and last["timesteps"] != self._shown_eval:
             self._shown_eval = last["timesteps"]
-            self.pbar.set_postfix(
-                success_final=f"{last['success_final']:.2f}",
-                success_any=f"{last['success_any']:.2f}",
-            )
+            if self.postfix is not None:
+                self.pbar.set_postfix(self.postfix(last))
+            else:
+                self.pbar.set_postfix(
+                    success_final=f"{last['success_final']:.2f}",
+                    success_any=f"{last['success_any']:.2f}",
+                )
 
     def _on_training_end(self) -> None:
         if self.pbar is not None:

@@ -1,4 +1,4 @@
-"""Finding and checking registered goal environments.
+"""Making environments for the baselines: finding and checking IDs, wrappers, vectorised envs.
 
 IDs come from two places: gymnasium-robotics (``FetchReach-v4`` ...) and Dexterous Gym
 (``EggHandOverSparse-v0`` ...). Dexterous Gym is imported lazily and only if present, so the Fetch
@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -90,3 +91,65 @@ def make_goal_env(env_id: str, **kwargs: Any) -> gym.Env[Any, Any]:
         env.close()
         raise
     return env
+
+
+Wrapper = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
+
+
+def make_env(
+    env_id: str, wrappers: Sequence[Wrapper] = (), goal_env: bool = False, **kwargs: Any
+) -> gym.Env[Any, Any]:
+    """``gym.make(env_id, **kwargs)`` with ``wrappers`` applied in order (innermost first).
+
+    The ID is checked first (close matches are suggested); ``goal_env`` also checks that the env
+    can be used with Hindsight Experience Replay. A wrapper is any callable ``env -> env``, e.g. a
+    ``gymnasium.Wrapper`` subclass or ``functools.partial`` of one.
+    """
+    env = make_goal_env(env_id, **kwargs) if goal_env else _make_checked(env_id, **kwargs)
+    for wrap in wrappers:
+        env = wrap(env)
+    return env
+
+
+def _make_checked(env_id: str, **kwargs: Any) -> gym.Env[Any, Any]:
+    check_env_id(env_id)
+    return gym.make(env_id, **kwargs)
+
+
+def make_vec_envs(
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    wrappers: Sequence[Wrapper] = (),
+    normalize: bool = False,
+    norm_obs_keys: Sequence[str] | None = None,
+    training: bool = True,
+    goal_env: bool = False,
+) -> tuple[Any, Any]:
+    """A Monitor-wrapped ``DummyVecEnv`` of ``make_env``, with an observation normaliser on top.
+
+    Returns ``(vec_env, vecnormalize_or_None)``. The normaliser follows the HER papers: running
+    mean/std, observations clipped to +-5, epsilon 1e-4 (about baselines' norm_eps 0.01 on the
+    standard deviation), rewards untouched. Needs Stable-Baselines3 (the baselines extra).
+    """
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    make_env(env_id, goal_env=goal_env).close()  # fail early with a clear message
+
+    def factory(**kwargs: Any) -> gym.Env[Any, Any]:
+        return make_env(env_id, wrappers, **kwargs)
+
+    venv = make_vec_env(factory, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    if not normalize:
+        return venv, None
+    vecnorm = VecNormalize(
+        venv,
+        training=training,
+        norm_obs=True,
+        norm_reward=False,
+        clip_obs=5.0,
+        epsilon=1e-4,
+        norm_obs_keys=list(norm_obs_keys) if norm_obs_keys is not None else None,
+    )
+    return vecnorm, vecnorm

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 
@@ -52,45 +53,44 @@ def evaluate_goal_policy(
 ) -> EvalResult:
     """Run ``n_episodes`` full episodes on ``env`` and return success and return statistics.
 
-    ``env`` may hold several sub-envs; episodes are counted as they finish, and each sub-env only
-    contributes its share so the result does not favour short episodes. Passing ``seed`` reseeds
-    ``env`` first, so every evaluation of a run sees the same sequence of goals.
+    Built on Stable-Baselines3's ``evaluate_policy`` (its episode accounting: each sub-env
+    contributes its share, so the result does not favour short episodes); a per-step callback
+    records ``is_success``. Passing ``seed`` reseeds ``env`` first, so every evaluation of a run
+    sees the same sequence of goals or start states. Envs without ``is_success`` (PenSpin) report
+    NaN success.
     """
     if n_episodes < 1:
-        raise ValueError("n_episodes must be >= 1")
-    n_envs = env.num_envs
-    targets = np.array([(n_episodes + i) // n_envs for i in range(n_envs)], dtype=int)
-    counts = np.zeros(n_envs, dtype=int)
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
     if seed is not None:
         env.seed(seed)
-    obs = env.reset()
-    returns = np.zeros(n_envs)
-    lengths = np.zeros(n_envs, dtype=int)
-    any_success = np.zeros(n_envs, dtype=bool)
+    any_success = np.zeros(env.num_envs, dtype=bool)
     finals: list[float] = []
     anys: list[float] = []
-    ep_returns: list[float] = []
-    ep_lengths: list[int] = []
-    while (counts < targets).any():
-        actions, _ = model.predict(obs, deterministic=deterministic)
-        obs, rewards, dones, infos = env.step(actions)
-        returns += rewards
-        lengths += 1
-        for i, info in enumerate(infos):
-            any_success[i] |= bool(info.get("is_success", False))
-            if dones[i]:
-                if counts[i] < targets[i]:
-                    finals.append(float(bool(info.get("is_success", False))))
-                    anys.append(float(any_success[i]))
-                    ep_returns.append(float(returns[i]))
-                    ep_lengths.append(int(lengths[i]))
-                    counts[i] += 1
-                returns[i], lengths[i], any_success[i] = 0.0, 0, False
+    has_success = [False]
+
+    def record(local: dict[str, Any], _globals: dict[str, Any]) -> None:
+        i, info = local["i"], local["info"]
+        has_success[0] |= "is_success" in info
+        any_success[i] |= bool(info.get("is_success", False))
+        if local["done"]:
+            finals.append(float(bool(info.get("is_success", False))))
+            anys.append(float(any_success[i]))
+            any_success[i] = False
+
+    returns, lengths = evaluate_policy(
+        model,  # anything with SB3's predict()
+        env,
+        n_eval_episodes=n_episodes,
+        deterministic=deterministic,
+        return_episode_rewards=True,
+        callback=record,
+    )
+    nan = float("nan")
     return EvalResult(
-        success_final=float(np.mean(finals)),
-        success_any=float(np.mean(anys)),
-        mean_return=float(np.mean(ep_returns)),
-        std_return=float(np.std(ep_returns)),
-        mean_length=float(np.mean(ep_lengths)),
+        success_final=float(np.mean(finals)) if has_success[0] else nan,
+        success_any=float(np.mean(anys)) if has_success[0] else nan,
+        mean_return=float(np.mean(returns)),
+        std_return=float(np.std(returns)),
+        mean_length=float(np.mean(lengths)),
         n_episodes=len(finals),
     )

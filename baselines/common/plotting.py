@@ -11,6 +11,7 @@ run folders (e.g. ``runs/her``) is expanded.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import warnings
 from collections import defaultdict
@@ -69,6 +70,17 @@ def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
+def algorithm_label(config: dict[str, object]) -> str:
+    """The curve label of a run: its config's ``algorithm`` (e.g. ``"TD3+demos"``), else derived.
+
+    HER run folders name the learner in ``algo`` (``"ddpg"`` -> ``"DDPG+HER"``).
+    """
+    if config.get("algorithm"):
+        return str(config["algorithm"])
+    algo = str(config.get("algo", config.get("runner", "?")))
+    return f"{algo.upper()}+HER" if config.get("runner") == "baselines.her" else algo
+
+
 def load_run(path: str | Path) -> RunCurve:
     """Read ``config.json`` and ``metrics.csv`` of a run folder."""
     path = Path(path)
@@ -84,7 +96,7 @@ def load_run(path: str | Path) -> RunCurve:
     return RunCurve(
         path=path,
         env=str(config.get("env", "?")),
-        algo=str(config.get("algo", config.get("runner", "?"))),
+        algo=algorithm_label(config),
         seed=int(config.get("seed", 0)),
         steps=steps,
         metrics=metrics,
@@ -128,8 +140,12 @@ def plot_runs(
     metrics: Sequence[str] = ("success_final",),
     band: str = "minmax",
     title: str | None = None,
+    hlines: Sequence[tuple[float, str]] = (),
 ) -> list[GroupCurve]:
-    """Draw the figure to ``out`` and return the plotted group curves."""
+    """Draw the figure to ``out`` and return the plotted group curves.
+
+    ``hlines`` are reference levels drawn across every panel, e.g. the demonstrations' mean return.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,12 +168,14 @@ def plot_runs(
         for k, metric in enumerate(metrics):
             curve = aggregate(members, metric, band)
             curves.append(curve)
-            label = f"{algo.upper()}+HER, {METRIC_LABELS.get(metric, metric)} (n={len(members)})"
+            label = f"{algo}, {METRIC_LABELS.get(metric, metric)} (n={len(members)})"
             ax.plot(curve.steps, curve.mean, styles[k % 3], color=colour, label=label)
             if len(members) > 1:
                 ax.fill_between(curve.steps, curve.low, curve.high, color=colour, alpha=0.2)
         ax.set_title(env)
     for ax in axes.flat[: len(envs)]:
+        for value, text in hlines:
+            ax.axhline(value, color="k", ls="-.", lw=1, label=text)
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
@@ -182,10 +200,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m baselines.plot``."""
     parser = argparse.ArgumentParser(
         prog="python -m baselines.plot",
-        description="Plot success rate vs env steps (mean and band over seeds) from run folders.",
+        description="Plot success rate or return vs env steps (mean and band over seeds) from run folders.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("runs", nargs="+", help="run folders, or folders containing run folders")
     parser.add_argument("--out", required=True, help="output image, e.g. fig.png")
+    parser.add_argument(
+        "--hline",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("VALUE", "LABEL"),
+        help="a reference level across the panels, e.g. --hline 44.4 'TOPDM demos' (repeatable)",
+    )
     parser.add_argument(
         "--metric",
         nargs="+",
@@ -193,11 +220,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=["success_final"],
         help="one or more metrics (drawn solid, dashed, dotted)",
     )
-    parser.add_argument("--band", choices=("minmax", "std"), default="minmax")
-    parser.add_argument("--title", default=None)
+    parser.add_argument(
+        "--band", choices=("minmax", "std"), default="minmax", help="spread over seeds"
+    )
+    parser.add_argument("--title", default=None, help="figure title")
     args = parser.parse_args(argv)
     try:
-        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title)
+        hlines = [(float(value), label) for value, label in args.hline]
+    except ValueError:
+        parser.error(f"--hline VALUE must be a number, got {args.hline}")
+    if importlib.util.find_spec("matplotlib") is None:
+        parser.error('plotting needs matplotlib: pip install "dexterous-gym[baselines]"')
+    try:
+        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title, hlines)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     for c in curves:

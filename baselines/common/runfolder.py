@@ -19,24 +19,38 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.metadata
 import json
 import os
-import platform
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from dexterous_gym.provenance import environment_versions
 
 CONFIG_FILE = "config.json"
 VERSIONS_FILE = "versions.json"
 METRICS_FILE = "metrics.csv"
 
+# The one metrics schema: a row per evaluation, written by every learning baseline and read by
+# ``python -m baselines.plot``. Success columns are NaN on envs without success (PenSpin).
+METRICS_FIELDS = (
+    "timesteps",  # env steps of training when the evaluation was made (wasted steps included)
+    "success_final",  # fraction of episodes with is_success at the last step (HER's metric)
+    "success_any",  # fraction with is_success at any step (PlanGAN's metric)
+    "mean_return",  # mean undiscounted episode return
+    "std_return",
+    "mean_length",
+    "n_episodes",
+    "train_success_rate",  # recent training episodes' success, NaN where not tracked
+    "wall_time_s",  # wall time of the run so far, over all its sessions
+)
+
 # Distributions whose versions decide whether a result can be reproduced.
 _PACKAGES = (
     "dexterous-gym",
     "gymnasium",
+    "numba",
     "gymnasium-robotics",
     "mujoco",
     "numpy",
@@ -66,7 +80,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             tmp.unlink()
 
 
-def atomic_write(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], writer: Callable[[Any], object]) -> None:
     """Call ``writer(binary_file)`` and atomically install the result at ``path``.
 
     Works with anything that accepts an open binary file, e.g. ``model.save`` and
@@ -125,18 +139,7 @@ def git_commit(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]
 
 def collect_versions() -> dict[str, Any]:
     """Versions of python, the key packages, torch's build and the git commit."""
-    packages: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            packages[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            packages[name] = None
-    info: dict[str, Any] = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": packages,
-        "git": git_commit(),
-    }
+    info: dict[str, Any] = {**environment_versions(_PACKAGES), "git": git_commit()}
     try:
         import torch
 

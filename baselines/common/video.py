@@ -1,46 +1,24 @@
-"""Writing evaluation videos: mp4 when imageio-ffmpeg is installed, otherwise an animated gif."""
+"""Evaluation videos: rolling a policy on a rendering env, written by the project's one writer.
+
+Frames go through :func:`dexterous_gym.video.write_video` (GIF with the base install, MP4 where
+``imageio-ffmpeg`` is installed).
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from dexterous_gym.video import caption, check_video_path, default_suffix, write_video
+
+__all__ = ["caption", "check_video_path", "record_episode", "video_suffix", "write_video"]
+
 
 def video_suffix() -> str:
     """``.mp4`` if imageio can reach ffmpeg, else ``.gif``."""
-    return ".mp4" if importlib.util.find_spec("imageio_ffmpeg") is not None else ".gif"
-
-
-def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: int = 25) -> Path:
-    """Write RGB ``frames`` to ``path`` (suffix replaced by :func:`video_suffix`), atomically."""
-    import imageio.v2 as imageio
-
-    if not frames:
-        raise ValueError("no frames to write")
-    path = Path(path).with_suffix(video_suffix())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Temporary sibling with the same suffix, so imageio picks the format from the name.
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        if path.suffix == ".mp4":
-            # H.264 needs even sizes; imageio pads/rescales to a multiple of 16 when necessary.
-            with imageio.get_writer(tmp, fps=fps) as writer:
-                for frame in frames:
-                    writer.append_data(np.asarray(frame))
-        else:
-            imageio.mimwrite(tmp, [np.asarray(f) for f in frames], duration=1000 / fps, loop=0)
-        if not tmp.exists() or tmp.stat().st_size == 0:
-            raise RuntimeError(f"video encoder wrote nothing for {path}")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return default_suffix()
 
 
 def record_episode(

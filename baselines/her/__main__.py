@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from baselines.common.cli import require_extra, run_cli
 from baselines.common.runtime import configure_rendering
+
+PROG = "python -m baselines.her"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -14,16 +17,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from baselines.her.config import parse_args
 
     args = parse_args(argv)
-    from baselines.her.train import run
 
-    try:
+    def body() -> int:
+        require_extra("stable_baselines3", "baselines", PROG)
+        from baselines.her.train import run
+
         run(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        if args.verbose >= 2:
-            raise
-        print(f"python -m baselines.her: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_cli(PROG, body, verbose=args.verbose >= 2)
 
 
 if __name__ == "__main__":

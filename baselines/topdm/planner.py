@@ -1,4 +1,4 @@
-"""The TOPDM planning call (fact sheet 1.3) and PDDM-style MPPI (1.8), on :class:`BatchedRollout`.
+"""The TOPDM planning call (Charlesworth & Montana, ICML 2021) and PDDM-style MPPI, on :class:`BatchedRollout`.
 
 Both planners see the simulator only through :meth:`dexterous_gym.rollout.BatchedRollout.rollout`
 and score a sequence identically (:func:`score`): dense reward plus, on goal envs, one per step
@@ -92,7 +92,7 @@ class Planner:
 
 
 class TopdmPlanner(Planner):
-    """One TOPDM planning call per control step (fact sheet 1.3), on a :class:`BatchedRollout`."""
+    """One TOPDM planning call per control step, on a :class:`BatchedRollout`."""
 
     def plan(
         self,
@@ -108,7 +108,7 @@ class TopdmPlanner(Planner):
         means = np.clip(cfg.init_noise * rng.standard_normal((n, h, d)), -1.0, 1.0)
         # 2. warm start from the previous best means, shifted (last slot stays fresh)
         n_prev = int(cfg.init_frac_prev * n) if prev_means is not None else 0
-        if n_prev and h > 1:
+        if prev_means is not None and n_prev and h > 1:
             warm = np.broadcast_to(prev_means, (n_prev, h - 1, d))
             noise = sparse_noise(rng, (n_prev, h - 1, d), cfg.later_noise, cfg.later_noise_frac)
             means[:n_prev, : h - 1] = np.clip(warm + noise, -1.0, 1.0)
@@ -150,7 +150,7 @@ class TopdmPlanner(Planner):
 
 
 class MppiPlanner(Planner):
-    """PDDM-style MPPI (fact sheet 1.8) at TOPDM's simulator budget: ``n_iterations`` updates of
+    """PDDM-style MPPI (Nagabandi et al. 2019) at TOPDM's simulator budget: ``n_iterations`` updates of
     N filtered-noise samples per control step, same horizon and :func:`score`."""
 
     def plan(

@@ -4,7 +4,7 @@
     python -m baselines.topdm.report --video RUN/traj_000/trajectory.npz OUT.gif
 
 Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
-from its last ``checkpoint.npz`` (marked unfinished), so a table can be made while runs go on.
+from its latest checkpoint (marked unfinished), so a table can be made while runs go on.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +22,13 @@ import numpy as np
 
 def read_trajectory(folder: Path) -> dict[str, Any]:
     """One trajectory's per-step rewards and success, its budget and whether it finished."""
-    ckpt_path = folder / "checkpoint.npz"
+    from baselines.topdm.run import read_progress
+
     rewards, success, sim_steps, wall_s = np.zeros(0), np.zeros(0), 0, 0.0
-    if ckpt_path.exists():  # else: started, no control step completed yet
-        try:
-            with np.load(ckpt_path, allow_pickle=False) as data:
-                rewards, success = data["rewards"].copy(), data["success"].copy()
-                sim_steps, wall_s = int(data["sim_steps"]), float(data["wall_s"])
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-            raise ValueError(f"{ckpt_path}: damaged checkpoint ({err})") from None
+    progress = read_progress(folder)
+    if progress is not None:  # else: started, no control step completed yet
+        rewards, success = progress["rewards"].copy(), progress["success"].copy()
+        sim_steps, wall_s = int(progress["sim_steps"]), float(progress["wall_s"])
     run_config = json.loads((folder.parent / "config.json").read_text())
     hits = np.flatnonzero(success == 1.0)
     return {
@@ -127,8 +124,8 @@ def _video(trajectory: Path, gif: Path) -> int:
 
     configure_rendering()
     import dexterous_gym  # noqa: F401  (registers the IDs)
+    from baselines.common.trajectory import TrajectoryFileError, load_trajectory
     from baselines.topdm.run import write_video
-    from baselines.topdm.trajectory import TrajectoryFileError, load_trajectory
 
     try:
         traj = load_trajectory(trajectory)

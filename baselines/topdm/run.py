@@ -1,8 +1,10 @@
-"""The trajectory generator (fact sheet 1.4): receding horizon, annealed iterations, checkpoints.
+"""The trajectory generator: receding horizon, annealed iterations, checkpoints.
 
-Each trajectory lives in ``RUN_DIR/traj_NNN/``: ``checkpoint.npz`` (rewritten atomically after
-every completed control step, with the RNG state, so ``--resume`` continues it and reproduces the
-uninterrupted run), then ``trajectory.npz``/``.json``, ``summary.json`` and a GIF video.
+Each trajectory lives in ``RUN_DIR/traj_NNN/``: ``checkpoints/`` (the shared checkpoint store of
+:mod:`baselines.common.checkpoint`, written after every completed control step with the RNG state,
+so ``--resume`` continues it and reproduces the uninterrupted run), then ``trajectory.npz``/
+``.json``, ``summary.json`` and a GIF video. Folders written before the shared store hold a single
+``checkpoint.npz`` instead; they still resume.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +21,90 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from baselines.common.runfolder import atomic_write, read_json, write_json
+from baselines.common.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    CheckpointStore,
+    RunIdentity,
+)
+from baselines.common.runfolder import read_json, write_json
+from baselines.common.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
+from baselines.common.video import caption
+from baselines.common.video import write_video as write_frames
 from baselines.topdm.config import TopdmConfig, iterations_at
 from baselines.topdm.planner import MppiPlanner, TopdmPlanner
-from baselines.topdm.trajectory import save_trajectory
+from dexterous_gym.envs import DexterousMujocoEnv
 from dexterous_gym.rollout import BatchedRollout
 
-CHECKPOINT = "checkpoint.npz"
+PLANNER_STATE = "planner_state.npz"  # the file of each checkpoint
+LEGACY_CHECKPOINT = "checkpoint.npz"  # the single file of folders written before the store
 
 
-def _save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
+def dexterous_env(env_id: str, **kwargs: Any) -> DexterousMujocoEnv:
+    """The unwrapped env of ``env_id``: planners need the state API and must not see TimeLimit."""
+    env = gym.make(env_id, **kwargs).unwrapped
+    if not isinstance(env, DexterousMujocoEnv):
+        raise ValueError(f"--env {env_id}: TOPDM plans on Dexterous Gym envs (it needs get_state/set_state), got {type(env).__name__}")  # fmt: skip
+    return env
+
+
+def trajectory_identity(env_id: str, config: TopdmConfig, seed: int, mppi: bool) -> RunIdentity:
+    """What a trajectory's checkpoints must match: env, planner settings, planner kind, seed."""
+    return RunIdentity.of({"env_id": env_id, "config": config.to_dict(), "mppi": mppi}, seed)
+
+
+def _encode(ckpt: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
-    arrays = {k: np.asarray(v) for k, v in ckpt.items() if k != "rng"}
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in ckpt.items() if k != "rng"}
     arrays["rng"] = np.array(json.dumps(ckpt["rng"]))
     if arrays.get("prev_means") is None or ckpt["prev_means"] is None:
         arrays["prev_means"] = np.zeros(0)
     np.savez(buffer, **arrays)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+    return buffer.getvalue()
 
 
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    with np.load(path, allow_pickle=False) as data:
-        ckpt: dict[str, Any] = {k: data[k] for k in data.files}
-    ckpt["rng"] = json.loads(str(ckpt["rng"]))
+def _decode(path: Path) -> dict[str, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ckpt: dict[str, Any] = {k: data[k] for k in data.files}
+        ckpt["rng"] = json.loads(str(ckpt["rng"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path}: damaged checkpoint ({err})") from None
     if ckpt["prev_means"].size == 0:
         ckpt["prev_means"] = None
     return ckpt
+
+
+def _bytes_writer(data: bytes) -> Callable[[Any], object]:
+    return lambda handle: handle.write(data)
+
+
+def read_progress(folder: Path, identity: RunIdentity | None = None) -> dict[str, Any] | None:
+    """The latest checkpointed state of a trajectory folder (``None`` before its first step).
+
+    Reads the checkpoint store, or the single ``checkpoint.npz`` of older folders. With
+    ``identity`` the checkpoint must belong to that trajectory; without, any verified one is read
+    (for reports). Raises :class:`CheckpointError` naming a damaged file.
+    """
+    root = folder / CHECKPOINT_DIR
+    if root.exists():
+        store = CheckpointStore(root, identity or _identity_on_disk(root))
+        ckpt = store.latest()
+        if ckpt is not None:
+            return _decode(ckpt.file(PLANNER_STATE))
+    legacy = folder / LEGACY_CHECKPOINT
+    return _decode(legacy) if legacy.exists() else None
+
+
+def _identity_on_disk(root: Path) -> RunIdentity:
+    """The identity recorded by the newest checkpoint under ``root`` (reports only)."""
+    for manifest in sorted(root.glob("step_*/manifest.json"), reverse=True):
+        try:
+            ident = json.loads(manifest.read_text())["identity"]
+            return RunIdentity(str(ident["config_hash"]), int(ident["seed"]))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return RunIdentity("", -1)
 
 
 def run_trajectory(
@@ -60,17 +122,28 @@ def run_trajectory(
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = out_dir / "summary.json"
     if resume and summary_path.exists():
+        try:  # a finished trajectory: make sure its file is intact before reporting it done
+            load_trajectory(out_dir / "trajectory.npz")
+        except TrajectoryFileError as err:
+            raise CheckpointError(
+                f"{err}; the trajectory finished but its file is damaged: restore it from a "
+                "copy, or re-run this seed in another --out folder (nothing was changed)"
+            ) from None
         return read_json(summary_path)
-    env = gym.make(env_id).unwrapped  # rollouts and execution never see TimeLimit (1.6 item 1)
+    identity = trajectory_identity(env_id, config, seed, mppi)
+    store = CheckpointStore(out_dir / CHECKPOINT_DIR, identity)
+    saved = read_progress(out_dir, identity) if resume else None
+    # rollouts and execution never see TimeLimit: truncation must not stop a rollout
+    env = dexterous_env(env_id)
     rollout = BatchedRollout(env, n_threads=n_threads)
     planner = (MppiPlanner if mppi else TopdmPlanner)(rollout, config)
-    ckpt_path = out_dir / CHECKPOINT
-    if resume and ckpt_path.exists():
-        ckpt = _load_checkpoint(ckpt_path)
+    if saved is not None:
+        ckpt = saved
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = ckpt["rng"]
     else:
-        env.reset(seed=seed)  # goal and start state from this one reset (1.6 item 8)
+        # goal and start state come from this one reset (the original reset twice)
+        env.reset(seed=seed)
         rng = np.random.Generator(np.random.PCG64(seed))
         ckpt = {
             "t": np.int64(0),
@@ -79,7 +152,8 @@ def run_trajectory(
             "rewards": np.zeros(0),
             "success": np.zeros(0),
             "best_scores": np.zeros(0),
-            "prev_action": np.zeros(rollout.n_actions),  # per trajectory (1.6 item 4)
+            # per trajectory: the original reset a misspelt attribute, carrying the last action over
+            "prev_action": np.zeros(rollout.n_actions),
             "prev_means": None,
             "sim_steps": np.int64(0),
             "wall_s": 0.0,
@@ -103,7 +177,7 @@ def run_trajectory(
                 "t": np.int64(t + 1),
                 "states": np.vstack([ckpt["states"], env.get_state()[None]]),
                 "actions": np.vstack([ckpt["actions"], action[None]]),
-                "rewards": np.append(ckpt["rewards"], reward),
+                "rewards": np.append(ckpt["rewards"], float(reward)),
                 "success": np.append(ckpt["success"], success),
                 "best_scores": np.append(ckpt["best_scores"], plan.best_score),
                 "prev_action": action,
@@ -112,7 +186,8 @@ def run_trajectory(
                 "wall_s": float(ckpt["wall_s"]) + dt,
                 "rng": rng.bit_generator.state,
             }
-            _save_checkpoint(ckpt_path, ckpt)
+            payload = _encode(ckpt)
+            store.save(t + 1, {PLANNER_STATE: _bytes_writer(payload)}, {})
             bar.update(1)
             bar.set_postfix(
                 step=t,
@@ -132,10 +207,9 @@ def run_trajectory(
         "success": ckpt["success"],
         "states": ckpt["states"],
     }
-    n_phys = env.sim.physics_state_size
     meta = {
         "env_id": env_id,
-        "goal": ckpt["states"][0][n_phys:-1].tolist(),
+        "goal": env.state_layout.split(ckpt["states"][0]).goal.tolist(),
         "seed": seed,
         "config": config.to_dict(),
         "planner": "mppi" if mppi else "topdm",
@@ -169,30 +243,26 @@ def write_video(
     success: np.ndarray | None = None,
     title: str = "",
 ) -> str:
-    """Render states (``get_state()`` vectors) to a GIF with a caption; returns the file name, or
-    the error as text (rendering needs a GL backend; the trajectory itself is still valid)."""
+    """Render states (``get_state()`` vectors) to a captioned GIF; returns the file name, or the
+    error as text (rendering needs a GL backend; the trajectory itself is still valid)."""
     try:
-        import imageio.v2 as imageio
-        from PIL import Image, ImageDraw
-
-        env = gym.make(env_id, render_mode="rgb_array", width=480, height=320).unwrapped
+        env = dexterous_env(env_id, render_mode="rgb_array", width=480, height=320)
         frames = []
         for t, state in enumerate(states):
             env.set_state(state)
             # the two hands fill the middle band of the families' default cameras
-            image = Image.fromarray(env.render()).crop((40, 60, 440, 260))
+            image = env.render()
+            assert image is not None  # render_mode="rgb_array"
+            frame = image[60:260, 40:440]
             text = f"{title} step {t}".strip()
             if t > 0 and rewards is not None:
                 text += f"  r={rewards[t - 1]:.2f}"
             if t > 0 and success is not None and np.isfinite(success[t - 1]):
                 text += f"  success={int(success[t - 1])}"
-            ImageDraw.Draw(image).text((6, 4), text, fill=(0, 0, 0))
-            frames.append(np.asarray(image))
+            frames.append(caption(frame, text))
+        fps = 1.0 / env.dt
         env.close()
-        tmp = path.with_name(f".tmp-{path.name}")
-        imageio.mimsave(tmp, frames, duration=1000 * env.dt, loop=0)
-        tmp.replace(path)
-        return str(path.name)
+        return str(write_frames(frames, path.with_suffix(".gif"), fps=fps).name)
     except Exception as err:  # no GL backend here: say so in the summary instead of failing
         return f"not written: {type(err).__name__}: {err}"
 

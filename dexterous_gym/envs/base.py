@@ -1,33 +1,100 @@
-"""What every Dexterous Gym env shares: checked stepping, the state API, rendering, pickling."""
+"""What every Dexterous Gym env shares: the env contract, checked stepping, resets, the state API,
+rendering and pickling."""
 
 from __future__ import annotations
 
-from typing import Any
+import atexit
+import weakref
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import mujoco
 import numpy as np
+from numpy.typing import ArrayLike
 
-from dexterous_gym.simulation import Simulation, check_state_vector
+from dexterous_gym.simulation import Simulation, StateLayout, check_state_vector
 
-DEFAULT_SIZE = 500
+DEFAULT_SIZE = 500  # default render width and height, as the original
+
+# Envs holding an OpenGL context, closed at exit while the GL library still works: contexts freed
+# later, by the garbage collector after MuJoCo's EGL module has terminated its display, print
+# tracebacks. The hook is registered after the first frame, i.e. after MuJoCo's own exit hook, so
+# it runs before it (exit hooks run last-in, first-out).
+_OPEN_RENDERING_ENVS: weakref.WeakSet[DexterousMujocoEnv[Any]] = weakref.WeakSet()
+_exit_hook_registered = False
 
 
-class DexterousMujocoEnv(gym.Env):
-    """Base class: a :class:`Simulation` plus the parts of the Gymnasium API that do not depend on
-    the task.
+def _close_rendering_envs() -> None:
+    for env in list(_OPEN_RENDERING_ENVS):
+        env.close()
 
-    Subclasses set ``self.sim`` (via :meth:`_init_simulation`), ``observation_space`` and
-    implement ``_get_obs``, ``_reward_and_info``, ``_task_state``/``_set_task_state`` (the
-    task's part of the state vector, e.g. the goal) and ``reset``.
+
+def _register_exit_hook() -> None:
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(_close_rendering_envs)
+        _exit_hook_registered = True
+
+
+SETTLE_STEPS = 10  # zero-action env steps that let a standard reset come to rest, as the original
+RESET_OPTIONS = ("state", "keep_step_count")
+
+ObsT = TypeVar("ObsT")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an env's reward function says about states of any leading batch shape ``(...)``.
+
+    :meth:`DexterousMujocoEnv.evaluate` returns it; ``step``, ``compute_reward`` and the batched
+    rollouts all read their rewards, success flags and ``info`` terms from it.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 25}
+    reward: np.ndarray  # (...): the env's reward (for goal envs, per its reward_type)
+    dense_reward: np.ndarray  # (...): the shaped reward; equals `reward` unless that is sparse
+    success: np.ndarray | None  # (...) of 1.0 / 0.0; None for envs without a goal
+    achieved_goal: np.ndarray | None  # (..., goal_size); None for envs without a goal
+    terms: dict[str, np.ndarray]  # the named terms the reward is computed from, each (...)
+
+    def info(self) -> dict[str, Any]:
+        """The step ``info`` of one unbatched evaluation: ``is_success`` (goal envs) and the
+        named terms, as Python floats."""
+        info: dict[str, Any] = {} if self.success is None else {"is_success": float(self.success)}
+        info.update((name, float(value)) for name, value in self.terms.items())
+        return info
+
+
+class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
+    """Base class and env contract: a :class:`Simulation`, a goal (possibly empty) and the parts of
+    the Gymnasium API that do not depend on the task.
+
+    The contract that :class:`dexterous_gym.rollout.BatchedRollout` relies on is ``sim``,
+    ``state_layout``, ``has_goal`` and :meth:`evaluate`. Subclasses call
+    :meth:`_init_simulation`, set ``observation_space`` and implement :meth:`evaluate`,
+    :meth:`_get_obs` and :meth:`_reset_simulation` (one attempt at a random start state);
+    goal envs also override :meth:`_sample_goal` and :meth:`_show_goal`.
+    """
+
+    metadata: dict[str, Any] = {
+        "render_modes": ["human", "rgb_array", "depth_array"],
+        "render_fps": 25,
+    }
+    has_goal: ClassVar[bool] = False
+    max_reset_tries: ClassVar[int] = 10  # random start states tried before reset gives up
+
+    sim: Simulation
+    model: mujoco.MjModel
+    data: mujoco.MjData
+    goal: np.ndarray  # the desired goal, part of the state; empty for envs without a goal
+    state_layout: StateLayout
+    max_episode_steps: int  # the task's episode length (gym.make's TimeLimit by default)
 
     def _init_simulation(
         self,
         model: mujoco.MjModel,
         n_substeps: int,
+        goal_size: int,
         render_mode: str | None,
         width: int,
         height: int,
@@ -47,75 +114,174 @@ class DexterousMujocoEnv(gym.Env):
         model.vis.global_.offheight = int(height)
         self.sim = Simulation(model, n_substeps)
         self.model, self.data = self.sim.model, self.sim.data
+        self.goal = np.zeros(goal_size)
+        self.state_layout = StateLayout(self.sim.physics_state_size, goal_size)
         self.render_mode = render_mode
         self.width, self.height = int(width), int(height)
         self._camera = camera
-        self._renderer = None
+        self._renderer: Any = None
         self._init_kwargs = init_kwargs
         self._elapsed_steps = 0
+        # Set only by reset(options={"state": ..., "keep_step_count": True}): the env then ends
+        # the episode itself, since gym.make's TimeLimit counts from every reset.
+        self._truncate_at: int | None = None
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.dt)}
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.sim.n_actions,), dtype=np.float32)
 
     @property
     def dt(self) -> float:
         """Seconds of simulated time per env step (0.04 s: 20 substeps of 2 ms)."""
-        return self.model.opt.timestep * self.sim.n_substeps
+        return float(self.model.opt.timestep * self.sim.n_substeps)
+
+    # --- the reward function: one for step, compute_reward and batched rollouts ---------------
+
+    def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
+        """Reward, success, achieved goal and named reward terms of post-step states.
+
+        ``qpos`` (..., nq) and ``qvel`` (..., nv) may have any leading batch shape; ``goal``
+        (..., goal_size) broadcasts against it. ``step`` calls this on the env's own state,
+        :class:`~dexterous_gym.rollout.BatchedRollout` on whole (B, H) batches.
+        """
+        raise NotImplementedError
 
     # --- stepping -------------------------------------------------------------------------------
 
-    def step(self, action):
+    def step(self, action: ArrayLike) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
+        """One env step. ``info`` holds ``is_success`` (goal envs), the reward's named terms and
+        ``simulation_unstable``; see the class docstring for each env's keys."""
         action = self.sim.validate_action(action)  # raises before touching the simulation
         diverged = self.sim.step(action)
         self._elapsed_steps += 1
         diverged = diverged or not self.sim.is_finite()
         obs = self._get_obs()
-        reward, info = self._reward_and_info(obs)
+        evaluation = self.evaluate(self.data.qpos, self.data.qvel, self.goal)
+        info = evaluation.info()
         info["simulation_unstable"] = diverged
         if self.render_mode == "human":
             self.render()
         # An unstable simulation ends the episode (truncated) instead of returning garbage: MuJoCo
         # has already reset its data, so the observation is valid but not a continuation.
-        return obs, reward, False, diverged, info
+        out_of_time = self._truncate_at is not None and self._elapsed_steps >= self._truncate_at
+        return obs, float(evaluation.reward), False, diverged or out_of_time, info
+
+    def _get_obs(self) -> ObsT:
+        raise NotImplementedError
 
     def _settle(self, n_steps: int) -> bool:
         """Run zero-action env steps (ctrl at the range centres). False if MuJoCo diverged."""
         zero = np.zeros(self.sim.n_actions)
         return not any(self.sim.step(zero) for _ in range(n_steps))
 
+    # --- reset ----------------------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[ObsT, dict[str, Any]]:
+        """Start an episode: from a random start state, or from ``options["state"]``.
+
+        Without options: the task's random start (see the class docstring), then a new goal.
+
+        ``options={"state": s}`` starts from ``s``, a :meth:`get_state` vector (goal included),
+        exactly as :meth:`set_state` restores it, and returns its observation and info. The step
+        count restarts at 0, as gym.make's TimeLimit does at every reset; with
+        ``"keep_step_count": True`` the episode keeps the count stored in ``s`` and the env
+        truncates it once that count reaches :attr:`max_episode_steps`, so the episode ends where
+        the one ``s`` came from would have. ``seed`` seeds the env's random stream either way; a
+        start from a state draws nothing from it.
+
+        Unknown option keys and bad states raise ValueError before anything changes.
+        """
+        start_state, keep_step_count = self._parse_reset_options(options)
+        super().reset(seed=seed)
+        if start_state is None:
+            self._start_random_episode()
+        else:
+            self.set_state(start_state)
+            if not keep_step_count:
+                self._elapsed_steps = 0
+        self._truncate_at = self.max_episode_steps if keep_step_count else None
+        obs = self._get_obs()
+        if self.render_mode == "human":
+            self.render()
+        return obs, self._reset_info()
+
+    def _parse_reset_options(
+        self, options: dict[str, Any] | None
+    ) -> tuple[np.ndarray | None, bool]:
+        if options is None:
+            return None, False
+        unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {unknown}; the options are {list(RESET_OPTIONS)}"
+            )
+        keep_step_count = options.get("keep_step_count", False)
+        if not isinstance(keep_step_count, (bool, np.bool_)):
+            raise ValueError(f"keep_step_count must be True or False, got {keep_step_count!r}")
+        if "state" not in options:
+            if keep_step_count:
+                raise ValueError("keep_step_count needs a 'state' option to take the count from")
+            return None, False
+        state = check_state_vector(options["state"], self.state_size, name="options['state']")
+        return state, bool(keep_step_count)
+
+    def _start_random_episode(self) -> None:
+        for _ in range(self.max_reset_tries):
+            if self._reset_simulation():
+                break
+        else:
+            raise RuntimeError(
+                f"{type(self).__name__}: no valid start state in {self.max_reset_tries} resets in a "
+                "row (the simulation diverged or the start was rejected)"
+            )
+        self._elapsed_steps = 0
+        self.goal = self._sample_goal()
+        self._show_goal()
+
+    def _reset_simulation(self) -> bool:
+        """One attempt at a random start state; False if it must be retried."""
+        raise NotImplementedError
+
+    def _sample_goal(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def _show_goal(self) -> None:
+        """Make the goal visible in the scene (goal envs)."""
+
+    def _reset_info(self) -> dict[str, Any]:
+        success = self.evaluate(self.data.qpos, self.data.qvel, self.goal).success
+        return {} if success is None else {"is_success": float(success)}
+
     # --- state API ------------------------------------------------------------------------------
 
     @property
     def state_size(self) -> int:
-        return self.sim.physics_state_size + self._task_state().shape[0] + 1
+        """Length of a :meth:`get_state` vector."""
+        return self.state_layout.size
 
     def get_state(self) -> np.ndarray:
         """Everything that determines the future, as one flat float64 array.
 
-        Layout: MuJoCo's integration state (time, qpos, qvel, act, warm start, ctrl, applied
-        forces, mocap, user data; see ``mujoco.mjtState.mjSTATE_INTEGRATION``), then the task's
-        part (the goal, if any), then the number of steps taken this episode.
+        Layout (see :attr:`state_layout`, whose ``split`` returns the parts): MuJoCo's
+        integration state (time, qpos, qvel, act, warm start, ctrl, applied forces, mocap, user
+        data; see ``mujoco.mjtState.mjSTATE_INTEGRATION``), then the goal (empty without one),
+        then the number of steps taken this episode.
         """
-        return np.concatenate((self.sim.physics_state(), self._task_state(), [self._elapsed_steps]))
+        return self.state_layout.join(self.sim.physics_state(), self.goal, self._elapsed_steps)
 
-    def set_state(self, state) -> None:
+    def set_state(self, state: ArrayLike) -> None:
         """Restore a vector from :meth:`get_state`. Wrong size or non-finite raises ValueError and
         leaves the env untouched. Stepping afterwards is bitwise identical to stepping the env the
         state was taken from."""
-        state = check_state_vector(state, self.state_size)
-        n_physics = self.sim.physics_state_size
-        self._set_task_state(state[n_physics:-1])
-        self.sim.set_physics_state(state[:n_physics])
-        self._elapsed_steps = int(state[-1])
-
-    def _task_state(self) -> np.ndarray:
-        return np.zeros(0)
-
-    def _set_task_state(self, task_state: np.ndarray) -> None:
-        pass
+        parts = self.state_layout.split(check_state_vector(state, self.state_size))
+        self.goal = parts.goal.copy()
+        self.sim.set_physics_state(parts.physics)
+        self._elapsed_steps = int(parts.step_count)
 
     # --- rendering ------------------------------------------------------------------------------
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
+        """A frame in the env's render_mode (None for "human", which draws a window)."""
         if self.render_mode is None:
             gym.logger.warn(
                 "render() called without a render_mode; pass render_mode='rgb_array' "
@@ -125,6 +291,7 @@ class DexterousMujocoEnv(gym.Env):
         if self._renderer is None:
             from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
 
+            _OPEN_RENDERING_ENVS.add(self)
             self._renderer = MujocoRenderer(
                 self.model,
                 self.data,
@@ -132,29 +299,33 @@ class DexterousMujocoEnv(gym.Env):
                 width=self.width,
                 height=self.height,
             )
-        return self._renderer.render(self.render_mode)
+        frame = self._renderer.render(self.render_mode)
+        _register_exit_hook()
+        return frame
 
-    def close(self):
+    def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
 
     # --- pickling: the env is rebuilt from its arguments and its state restored ----------------
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         rng = self._np_random.bit_generator.state if self._np_random is not None else None
         return {
             "init_kwargs": self._init_kwargs,
             "state": self.get_state(),
             "rng": rng,
             "spec": self.spec,
+            "truncate_at": self._truncate_at,
         }
 
-    def __setstate__(self, saved):
-        self.__init__(**saved["init_kwargs"])
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        type(self).__init__(self, **saved["init_kwargs"])
         self.set_state(saved["state"])
         if saved["rng"] is not None:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = saved["rng"]
             self._np_random = rng
         self.spec = saved["spec"]
+        self._truncate_at = saved.get("truncate_at")

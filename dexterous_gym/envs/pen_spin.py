@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import ArrayLike
 
-from dexterous_gym.envs.base import DEFAULT_SIZE, DexterousMujocoEnv
+from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, DexterousMujocoEnv, Evaluation
 from dexterous_gym.scenes import pen_spin_model
+from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
 
-SETTLE_STEPS = 10
 POSITION_NOISE = 0.005  # std of the pen's initial x, y, z noise (m)
 MIN_START_HEIGHT = 0.04  # a reset is retried until the pen's centre is above this z
 TILT_PENALTY = 15.0
-MAX_RESET_TRIES = 100
 
 
 def pen_axis_z(quat: np.ndarray) -> np.ndarray:
@@ -21,27 +21,130 @@ def pen_axis_z(quat: np.ndarray) -> np.ndarray:
     return 1.0 - 2.0 * (x * x + y * y)
 
 
-def pen_spin_reward(pen_qpos, pen_qvel, alpha: float, direction: float, pen_half_length: float):
-    """alpha * direction * omega_x - 15 * |z_bottom - z_top|, for any leading batch shape.
-
-    omega_x is the free joint's angular velocity about the pen's own x axis (body frame); the
-    ends sit at +-pen_half_length on the pen's z axis, so |z_bottom - z_top| is
-    2 * pen_half_length * |R_zz|. Evaluated on the post-step state (see CHANGELOG).
-    """
+def pen_spin_terms(
+    pen_qpos: ArrayLike, pen_qvel: ArrayLike, pen_half_length: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(spin, tilt) for any leading batch shape: spin = omega_x, the free joint's angular velocity
+    about the pen's own x axis (body frame, rad/s); tilt = |z_bottom - z_top| (m). The ends sit at
+    +-pen_half_length on the pen's z axis, so the tilt is 2 * pen_half_length * |R_zz|."""
     pen_qpos, pen_qvel = np.asarray(pen_qpos), np.asarray(pen_qvel)
     spin = pen_qvel[..., 3]
     tilt = 2.0 * pen_half_length * np.abs(pen_axis_z(pen_qpos[..., 3:7]))
+    return spin, tilt
+
+
+def spin_reward(spin: np.ndarray, tilt: np.ndarray, alpha: float, direction: float) -> np.ndarray:
+    """alpha * direction * spin - 15 * tilt: the original PenSpin reward from its two terms."""
     return alpha * direction * spin - TILT_PENALTY * tilt
 
 
-class PenSpinEnv(DexterousMujocoEnv):
-    """Spin a pen like a helicopter blade in one stock Shadow hand (250 steps, 10 s).
+def pen_spin_reward(
+    pen_qpos: ArrayLike,
+    pen_qvel: ArrayLike,
+    alpha: float,
+    direction: float,
+    pen_half_length: float,
+) -> np.ndarray:
+    """alpha * direction * omega_x - 15 * |z_bottom - z_top|, for any leading batch shape.
 
-    Observation (61, float64): 24 hand joint angles, 24 joint velocities, the pen's free-joint
-    velocity (linear world, angular body) and its pose (position, quaternion). Action: Box(-1, 1,
-    (20,)). Reward: ``alpha * direction * omega_x - 15 * |z_bottom - z_top|``; ``direction`` (+1
-    or -1) and ``alpha`` can be passed to ``gym.make``.
+    See :func:`pen_spin_terms`. Evaluated on the post-step state (see CHANGELOG).
     """
+    return spin_reward(*pen_spin_terms(pen_qpos, pen_qvel, pen_half_length), alpha, direction)
+
+
+class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
+    """Spin a pen like a helicopter blade in one Shadow hand (250 steps, 10 s).
+
+    ## Description
+
+    The PenSpin task of Charlesworth & Montana, "Solving Challenging Dexterous Manipulation
+    Tasks With Trajectory Optimisation and Reinforcement Learning" (ICML 2021), with the numbers
+    of the original Dexterous Gym code: the stock Shadow Dexterous Hand scene of
+    gymnasium-robotics' pen manipulation task, with a pen lying across the palm. The hand should
+    spin the pen about the pen's own x axis while keeping it horizontal. There is no goal (the
+    scene's target pen is parked, invisible).
+
+    ## Action Space
+
+    ``Box(-1, 1, (20,), float32)``: the hand's 20 position servos. Each action is clipped to
+    [-1, 1] and mapped to ctrl = centre + a * half-range of the actuator's control range, as the
+    original's absolute control.
+
+    | Num | Action (a = -1 ... 1 maps linearly onto ctrl min ... max) | Ctrl Min | Ctrl Max | Actuator |
+    |---|---|---|---|---|
+    | 0 | wrist, radial/ulnar deviation (rad) | -0.489 | 0.14 | `robot0:A_WRJ1` |
+    | 1 | wrist, flexion/extension (rad) | -0.698 | 0.489 | `robot0:A_WRJ0` |
+    | 2 | first finger MCP, abduction (rad) | -0.349 | 0.349 | `robot0:A_FFJ3` |
+    | 3 | first finger MCP, flexion (rad) | 0 | 1.571 | `robot0:A_FFJ2` |
+    | 4 | first finger PIP flexion, DIP coupled (rad) | 0 | 1.571 | `robot0:A_FFJ1` |
+    | 5 | middle finger MCP, abduction (rad) | -0.349 | 0.349 | `robot0:A_MFJ3` |
+    | 6 | middle finger MCP, flexion (rad) | 0 | 1.571 | `robot0:A_MFJ2` |
+    | 7 | middle finger PIP flexion, DIP coupled (rad) | 0 | 1.571 | `robot0:A_MFJ1` |
+    | 8 | ring finger MCP, abduction (rad) | -0.349 | 0.349 | `robot0:A_RFJ3` |
+    | 9 | ring finger MCP, flexion (rad) | 0 | 1.571 | `robot0:A_RFJ2` |
+    | 10 | ring finger PIP flexion, DIP coupled (rad) | 0 | 1.571 | `robot0:A_RFJ1` |
+    | 11 | little finger CMC (rad) | 0 | 0.785 | `robot0:A_LFJ4` |
+    | 12 | little finger MCP, abduction (rad) | -0.349 | 0.349 | `robot0:A_LFJ3` |
+    | 13 | little finger MCP, flexion (rad) | 0 | 1.571 | `robot0:A_LFJ2` |
+    | 14 | little finger PIP flexion, DIP coupled (rad) | 0 | 1.571 | `robot0:A_LFJ1` |
+    | 15 | thumb CMC, horizontal (rad) | -1.047 | 1.047 | `robot0:A_THJ4` |
+    | 16 | thumb CMC, vertical (rad) | 0 | 1.222 | `robot0:A_THJ3` |
+    | 17 | thumb MCP, abduction (rad) | -0.209 | 0.209 | `robot0:A_THJ2` |
+    | 18 | thumb MCP, flexion (rad) | -0.524 | 0.524 | `robot0:A_THJ1` |
+    | 19 | thumb IP, flexion (rad) | -1.571 | 0 | `robot0:A_THJ0` |
+
+    ## Observation Space
+
+    ``Box(-inf, inf, (61,), float64)``. Hand joints are in the stock order WRJ1, WRJ0, FFJ3,
+    FFJ2, FFJ1, FFJ0, MFJ3 ... MFJ0, RFJ3 ... RFJ0, LFJ4 ... LFJ0, THJ4 ... THJ0.
+
+    | Num | Observation | Unit |
+    |---|---|---|
+    | 0-23 | hand joint positions | rad |
+    | 24-47 | hand joint velocities | rad/s |
+    | 48-50 | pen linear velocity (world frame) | m/s |
+    | 51-53 | pen angular velocity (pen frame; 51 is omega_x, the spin) | rad/s |
+    | 54-56 | pen position (world) | m |
+    | 57-60 | pen orientation, quaternion w, x, y, z | - |
+
+    ## Rewards
+
+    r = alpha * direction * spin - 15 * tilt, on the state after the step, where spin = omega_x
+    is the pen's angular velocity about its own x axis (rad/s) and tilt = |z_bottom - z_top| is
+    the height difference of the pen's ends (m; 0.2 |R_zz| for the 0.2 m pen). ``info`` holds
+    both terms, ``spin`` and ``tilt``, and ``simulation_unstable``; there is no ``is_success``.
+    The batched rollouts take the same reward from :meth:`evaluate`.
+
+    ## Starting State
+
+    The scene's initial state (hand joints 0, the pen across the palm at (1, 0.87, 0.2)) with
+    N(0, 0.005^2) noise on each coordinate of the pen's position, then 10 zero-action steps
+    (0.4 s); a start is retried (up to 100 times) until the pen's centre lies above z = 0.04 and
+    MuJoCo did not diverge. Reset info is empty. ``reset(options={"state": s})`` starts from a
+    :meth:`get_state` vector instead (see :meth:`reset`).
+
+    ## Episode End
+
+    The episode never terminates. It is truncated after 250 steps (10 s) by gym.make's
+    TimeLimit, and at once if MuJoCo diverges (``info["simulation_unstable"]``).
+
+    ## Arguments
+
+    | Argument | Default | Meaning |
+    |---|---|---|
+    | `direction` | 1 | +1 or -1: the rewarded spin sense |
+    | `alpha` | 1.0 | weight of the spin term |
+    | `n_substeps` | 20 | physics steps of 2 ms per env step |
+    | `render_mode`, `width`, `height` | None, 500, 500 | `"human"`, `"rgb_array"` or `"depth_array"` and the frame size |
+
+    ## Version History
+
+    * v0: the ID, episode length and reward of the original Dexterous Gym code (gym 0.15 and
+      mujoco-py), rebuilt on Gymnasium and the ``mujoco`` bindings; ``direction`` and ``alpha``
+      can be passed to ``gym.make``. The differences are listed in CHANGELOG.md.
+    """
+
+    max_reset_tries = 100
 
     def __init__(
         self,
@@ -51,7 +154,7 @@ class PenSpinEnv(DexterousMujocoEnv):
         render_mode: str | None = None,
         width: int = DEFAULT_SIZE,
         height: int = DEFAULT_SIZE,
-    ):
+    ) -> None:
         init_kwargs = dict(locals())
         init_kwargs.pop("self")
         init_kwargs.pop("__class__", None)
@@ -61,10 +164,12 @@ class PenSpinEnv(DexterousMujocoEnv):
             raise ValueError(f"alpha must be a finite number, got {alpha!r}")
         self.direction = float(direction)
         self.alpha = float(alpha)
+        self.max_episode_steps = PEN_SPIN_MAX_EPISODE_STEPS
         model = pen_spin_model()
         self._init_simulation(
             model,
             n_substeps,
+            0,  # no goal
             render_mode,
             width,
             height,
@@ -84,35 +189,25 @@ class PenSpinEnv(DexterousMujocoEnv):
         self._pen_qvel = np.arange(pen.dofadr[0], pen.dofadr[0] + 6)
         self._obs_index = np.concatenate((hand, nq + hand, nq + self._pen_qvel, self._pen_qpos))
         self.pen_half_length = float(model.site("object:top").pos[2])
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(61,), dtype=np.float64)
+        self.observation_space = gym.spaces.Box(
+            -np.inf, np.inf, shape=self._obs_index.shape, dtype=np.float64
+        )
+
+    def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
+        """The step reward and its terms ``spin`` and ``tilt`` for qpos/qvel of any leading
+        batch shape (``goal`` is empty: PenSpin has none)."""
+        spin, tilt = pen_spin_terms(
+            qpos[..., self._pen_qpos], qvel[..., self._pen_qvel], self.pen_half_length
+        )
+        reward = spin_reward(spin, tilt, self.alpha, self.direction)
+        return Evaluation(reward, reward, None, None, {"spin": spin, "tilt": tilt})
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate((self.data.qpos, self.data.qvel))[self._obs_index]
 
-    def compute_reward_from_state(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """The step reward for qpos/qvel of any leading batch shape (used by batched rollouts)."""
-        return pen_spin_reward(
-            qpos[..., self._pen_qpos],
-            qvel[..., self._pen_qvel],
-            self.alpha,
-            self.direction,
-            self.pen_half_length,
-        )
-
-    def _reward_and_info(self, obs) -> tuple[float, dict]:
-        return float(self.compute_reward_from_state(self.data.qpos, self.data.qvel)), {}
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        for _ in range(MAX_RESET_TRIES):
-            self.sim.reset()
-            self.data.qpos[self._pen_qpos[:3]] += self.np_random.normal(0.0, POSITION_NOISE, size=3)
-            self.sim.forward()
-            if self._settle(SETTLE_STEPS) and self.data.qpos[self._pen_qpos[2]] > MIN_START_HEIGHT:
-                break
-        else:
-            raise RuntimeError(f"PenSpin: no valid start state in {MAX_RESET_TRIES} resets")
-        self._elapsed_steps = 0
-        if self.render_mode == "human":
-            self.render()
-        return self._get_obs(), {}
+    def _reset_simulation(self) -> bool:
+        self.sim.reset()
+        self.data.qpos[self._pen_qpos[:3]] += self.np_random.normal(0.0, POSITION_NOISE, size=3)
+        self.sim.forward()
+        settled = self._settle(SETTLE_STEPS)
+        return settled and bool(self.data.qpos[self._pen_qpos[2]] > MIN_START_HEIGHT)

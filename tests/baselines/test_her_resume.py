@@ -104,3 +104,45 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     assert "cannot --resume" in err and "--algo: run has 'ddpg', now 'td3'" in err
     assert main(_argv(out, 400)) == 2  # without --resume the finished run is not overwritten
     assert "already holds a run" in capsys.readouterr().err
+
+
+def _as_legacy_checkpoint(ckpt_dir: Path) -> None:
+    """Rewrite a checkpoint as runs written before the checkpoint store left it (no manifest)."""
+    manifest = json.loads((ckpt_dir / "manifest.json").read_text())
+    (ckpt_dir / "state.json").write_text(
+        json.dumps({**manifest["state"], "num_timesteps": manifest["step"]})
+    )
+    (ckpt_dir / "manifest.json").unlink()
+
+
+def test_damaged_or_incomplete_checkpoints_stop_resume_and_name_the_file(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_argv(out, 200)) == 0
+    (ckpt_dir,) = (out / "checkpoints").glob("step_*")
+    metrics_before = (out / "metrics.csv").read_text()
+    # the normaliser is part of the run: without it the resumed run would silently differ
+    vecnorm = ckpt_dir / "vecnormalize.pkl"
+    saved = vecnorm.read_bytes()
+    vecnorm.unlink()
+    assert main([*_argv(out, 400), "--resume"]) == 2
+    assert "vecnormalize.pkl: missing" in capsys.readouterr().err
+    vecnorm.write_bytes(saved[: len(saved) // 2])
+    assert main([*_argv(out, 400), "--resume"]) == 2
+    assert "vecnormalize.pkl: damaged" in capsys.readouterr().err
+    vecnorm.write_bytes(saved)
+    # a lost latest.json is rebuilt from the complete checkpoint, and the run continues from it
+    (out / "checkpoints" / "latest.json").unlink()
+    assert (out / "metrics.csv").read_text() == metrics_before  # nothing was overwritten so far
+    assert main([*_argv(out, 400), "--resume", "--verbose", "1"]) == 0
+    assert "from checkpoint step_0000000200 (200 steps)" in capsys.readouterr().err
+
+
+def test_run_folders_written_before_the_checkpoint_store_still_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_argv(out, 200)) == 0
+    (ckpt_dir,) = (out / "checkpoints").glob("step_*")
+    _as_legacy_checkpoint(ckpt_dir)
+    (out / "summary.json").unlink()
+    assert main([*_argv(out, 300), "--resume", "--verbose", "1"]) == 0
+    assert "from checkpoint step_0000000200 (200 steps)" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["num_timesteps"] == 300

@@ -51,8 +51,9 @@ def test_cli_smoke(tmp_path: Path) -> None:
         _, reward, _, _, info = env.step(traj.actions[t])
         assert reward == traj.rewards[t] and info["is_success"] == traj.success[t]
         np.testing.assert_array_equal(env.get_state(), traj.states[t + 1])
-    with pytest.raises(FileExistsError):
-        main(["--env", ENV, "--preset", "smoke", "--out", str(out), "--no-video"])
+    # an occupied --out is a user mistake: one line, exit status 2, the finished run untouched
+    assert main(["--env", ENV, "--preset", "smoke", "--out", str(out), "--no-video"]) == 2
+    assert load_trajectory(out / "traj_000" / "trajectory.npz").actions.shape == (3, 40)
 
 
 @pytest.mark.parametrize("mppi", [False, True])
@@ -150,8 +151,16 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     # not a run folder, and a damaged checkpoint: exit 2 with the path in the message
     assert report.main([str(tmp_path)]) == 2
     assert "no traj_* folders" in capsys.readouterr().err
-    (out / "traj_000" / "checkpoint.npz").write_bytes(b"not an npz")
+    (planner_state,) = (out / "traj_000" / "checkpoints").glob("step_*/planner_state.npz")
+    planner_state.write_bytes(b"not an npz")
     assert report.main([str(out)]) == 2
+    assert "damaged checkpoint" in capsys.readouterr().err
+    # folders written before the checkpoint store hold one checkpoint.npz; it is read too
+    legacy = tmp_path / "legacy"
+    (legacy / "traj_000").mkdir(parents=True)
+    (legacy / "config.json").write_text((out / "config.json").read_text())
+    (legacy / "traj_000" / "checkpoint.npz").write_bytes(b"not an npz")
+    assert report.main([str(legacy)]) == 2
     assert "damaged checkpoint" in capsys.readouterr().err
 
 
@@ -169,3 +178,43 @@ def test_mppi_weights_are_scale_free_when_normalised() -> None:
     np.testing.assert_array_equal(mppi_weights(np.full(5, 3.0), 2.0, normalize=True), np.ones(5))
     with pytest.raises(ValueError, match="mppi_gamma"):
         make_config("smoke", ENV, mppi_gamma=0.0)
+
+
+def test_trajectory_folders_written_before_the_checkpoint_store_still_resume(tmp_path: Path) -> None:  # fmt: skip
+    import shutil
+
+    config = make_config("smoke", ENV)
+    full = run_trajectory(ENV, config, 7, tmp_path / "a", n_threads=1, video=False)
+    run_trajectory(ENV, config, 7, tmp_path / "b", n_threads=1, video=False, max_steps=1)
+    # the layout of older folders: a single checkpoint.npz beside the trajectory
+    (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
+    shutil.copy(state, tmp_path / "b" / "checkpoint.npz")
+    shutil.rmtree(tmp_path / "b" / "checkpoints")
+    resumed = run_trajectory(ENV, config, 7, tmp_path / "b", resume=True, n_threads=1, video=False)  # fmt: skip
+    assert resumed["return"] == full["return"]
+
+
+def test_resume_refuses_a_checkpoint_of_another_trajectory(tmp_path: Path) -> None:
+    import shutil
+
+    from baselines.common.checkpoint import CheckpointError
+
+    config = make_config("smoke", ENV)
+    run_trajectory(ENV, config, 1, tmp_path / "a", n_threads=1, video=False, max_steps=1)
+    run_trajectory(ENV, config, 2, tmp_path / "b", n_threads=1, video=False, max_steps=1)
+    shutil.rmtree(tmp_path / "b" / "checkpoints")
+    shutil.copytree(tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints")
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        run_trajectory(ENV, config, 2, tmp_path / "b", resume=True, n_threads=1, video=False)
+
+
+def test_resume_notices_a_damaged_finished_trajectory(tmp_path: Path) -> None:
+    from baselines.common.checkpoint import CheckpointError
+
+    config = make_config("smoke", ENV)
+    run_trajectory(ENV, config, 1, tmp_path / "a", n_threads=1, video=False)
+    npz = tmp_path / "a" / "trajectory.npz"
+    npz.write_bytes(npz.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="finished but its file is damaged"):
+        run_trajectory(ENV, config, 1, tmp_path / "a", resume=True, n_threads=1, video=False)
+    assert npz.stat().st_size == 100  # nothing was overwritten

@@ -31,8 +31,19 @@ def test_rollout_writes_a_gif(tmp_path, capsys):
     assert "4 steps" in capsys.readouterr().out
 
 
-def test_rollout_rejects_bad_arguments(tmp_path):
-    with pytest.raises(SystemExit, match="env_id"):
-        main(["rollout", "EggCatch-v0", "--out", str(tmp_path / "a.gif")])
-    with pytest.raises(SystemExit, match="--out"):
-        main(["rollout", "PenSpin-v0", "--out", str(tmp_path / "a.avi")])
+def test_rollout_rejects_bad_arguments(tmp_path, capsys, monkeypatch):
+    # user mistakes: one line naming the argument, exit status 2, nothing written
+    assert main(["rollout", "EggCatch-v0", "--out", str(tmp_path / "a.gif")]) == 2
+    assert "env_id must be one of" in capsys.readouterr().err
+    assert main(["rollout", "PenSpin-v0", "--out", str(tmp_path / "a.avi")]) == 2
+    assert "--out must end in one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["rollout", "PenSpin-v0", "--steps", "0"])
+    assert exc.value.code == 2 and "--steps must be >= 1" in capsys.readouterr().err
+    # MP4 without ffmpeg: the extra to install is named before any step is taken
+    import dexterous_gym.video
+
+    monkeypatch.setattr(dexterous_gym.video, "mp4_available", lambda: False)
+    assert main(["rollout", "PenSpin-v0", "--out", str(tmp_path / "a.mp4")]) == 2
+    assert 'pip install "dexterous-gym[video]"' in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -1,4 +1,4 @@
-"""Goals, distances, rewards, success and resets, against the fact sheet's formulas."""
+"""Goals, distances, rewards, success and resets, against the original Dexterous Gym formulas."""
 
 import gymnasium as gym
 import numpy as np
@@ -101,7 +101,7 @@ def _inside(point, box):
     ["EggHandOver-v0", "BlockCatchUnderarm-v0", "PenCatchUnderarmHard-v0", "EggCatchOverarm-v0"],
 )
 def test_goal_lies_at_the_other_hand(env_id):
-    """The object starts near range 1, so every reset's goal comes from range 2 (fact sheet)."""
+    """The object starts near range 1, so every reset's goal comes from range 2 (as the original)."""
     env = gym.make(env_id)
     for seed in range(5):
         obs, _ = env.reset(seed=seed)

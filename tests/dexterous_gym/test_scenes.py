@@ -1,4 +1,4 @@
-"""The composed scenes against the fact sheet's numbers (from the original XML)."""
+"""The composed scenes against the numbers of the original Dexterous Gym XML."""
 
 import gymnasium as gym
 import mujoco
@@ -112,7 +112,7 @@ def test_object_masses_and_hand_weight():
 
 
 def test_overarm_vertical_slide_sags_by_weight_over_stiffness():
-    """At zero action the vertical mount slide settles at -m g / k = -0.0983 m (fact sheet)."""
+    """At zero action the vertical mount slide settles at -m g / k = -0.0983 m (as the original)."""
     model = scenes.two_hand_model("CatchOverarm", "egg")
     data = mujoco.MjData(model)
     mujoco.mj_step(model, data, nstep=5000)  # 10 s >> the 0.8 s time constant

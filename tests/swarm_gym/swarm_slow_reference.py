@@ -1,6 +1,7 @@
-"""A deliberately plain, slow, independent implementation of the FSM decision (fact sheet sec. 1).
+"""A deliberately plain, slow, independent implementation of the FSM decision of the reference C++.
 
-Written from the fact sheet with Python floats, recursion and sets of bit tuples; it shares no code
+Written from a prose description of the reference C++ (Charlesworth & Turner, PNAS 2019) with
+Python floats, recursion and sets of bit tuples; it shares no code
 with swarm_gym.kernels and is used only by the tests to check the fast kernel's branch counts.
 """
 
@@ -57,7 +58,7 @@ def visual_bits(cx, cy, heading, others, R=1.0, n_s=40, halfwidth="atan", thresh
 
 
 def collides(p, heading, u, others_end, others_heading, v0, R=1.0, early_exit=True, swept="slope"):
-    """Section 1.6 for the own end state p (reached at speed u along heading)."""
+    """The reference collision test for the own end state p (reached at speed u along heading)."""
     px, py = p
     ppx, ppy = px - u * math.cos(heading), py - u * math.sin(heading)
     for (qx, qy), th in zip(others_end, others_heading, strict=True):

@@ -1,5 +1,5 @@
-"""The fast numba kernels against the fact sheet's test vectors and an independent slow
-implementation (tests/swarm_gym/swarm_slow_reference.py)."""
+"""The fast numba kernels against visual-state test vectors of the reference C++ and an independent
+slow implementation (tests/swarm_gym/swarm_slow_reference.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _bits(pos, th, i=0, **kw):
         (math.pi / 2, (5.0, 0.0), {29, 30}),
     ],
 )
-def test_fact_sheet_visual_vectors(heading, other, expected):
+def test_reference_visual_vectors(heading, other, expected):
     assert _bits([(0.0, 0.0), other], [heading, 0.0]) == expected
     assert set(np.nonzero(slow.visual_bits(0, 0, heading, [other])[0])[0]) == expected
 

@@ -1,0 +1,111 @@
+"""Trajectory files (written by TOPDM/MPPI, read by TD3+demos and dataset export): ``NAME.npz`` arrays plus a ``NAME.json`` sidecar.
+
+Arrays: ``start_state`` (S,), ``actions`` (L, d), ``rewards`` (L,), ``success`` (L,) (NaN on envs
+without success, e.g. PenSpin), ``states`` (L+1, S) with ``states[0] == start_state``; states
+are ``env.unwrapped.get_state()`` vectors, so ``set_state(states[t])`` then ``step(actions[t])``
+replays the trajectory. Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
+``planner``, ``versions`` (package and MuJoCo versions).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.common.runfolder import atomic_write, write_json
+from dexterous_gym.provenance import package_versions
+
+FORMAT_VERSION = 1
+ARRAY_KEYS = ("start_state", "actions", "rewards", "success", "states")
+META_KEYS = ("format_version", "env_id", "goal", "seed", "config", "planner", "versions")
+
+
+class TrajectoryFileError(ValueError):
+    """A trajectory file is missing, damaged, of another version, or inconsistent."""
+
+
+@dataclass
+class Trajectory:
+    """One loaded trajectory; ``states[t]`` is reached from ``states[t - 1]`` by ``actions[t - 1]``."""
+
+    start_state: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    success: np.ndarray
+    states: np.ndarray
+    meta: dict[str, Any]
+
+
+def save_trajectory(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """Write ``path`` (.npz) and its .json sidecar atomically; returns the .npz path."""
+    path = Path(path).with_suffix(".npz")
+    meta = {"format_version": FORMAT_VERSION, "versions": package_versions(), **meta}
+    _check(arrays, meta, path)
+    buffer = io.BytesIO()
+    payload: dict[str, Any] = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS}
+    np.savez_compressed(buffer, **payload)  # demos ship as package data: keep them small
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+    write_json(path.with_suffix(".json"), meta)
+    return path
+
+
+def load_trajectory(path: str | Path) -> Trajectory:
+    """Load and validate a trajectory (.npz path or the sidecar's .json path).
+
+    Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
+    """
+    path = Path(path).with_suffix(".npz")
+    sidecar = path.with_suffix(".json")
+    for p in (path, sidecar):
+        if not p.exists():
+            raise TrajectoryFileError(f"{p}: file not found (a trajectory is NAME.npz + NAME.json)")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TrajectoryFileError(f"{sidecar}: damaged sidecar, not valid JSON ({err})") from err
+    if not isinstance(meta, dict):
+        raise TrajectoryFileError(f"{sidecar}: the sidecar must be a JSON object")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise TrajectoryFileError(f"{path}: damaged or not an .npz file ({err})") from err
+    _check(arrays, meta, path)
+    return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta)
+
+
+def _check(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise TrajectoryFileError(f"{path}: format_version {version!r}, this code reads {FORMAT_VERSION}")  # fmt: skip
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise TrajectoryFileError(f"{path}: sidecar is missing {missing}")
+    missing = [k for k in ARRAY_KEYS if k not in arrays]
+    if missing:
+        raise TrajectoryFileError(f"{path}: arrays missing {missing}")
+    a = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS}
+    if a["actions"].ndim != 2:
+        raise TrajectoryFileError(f"{path}: actions must be (L, d), got {a['actions'].shape}")
+    n_steps = a["actions"].shape[0]
+    size = a["start_state"].shape
+    expected = {
+        "start_state": (size[0],) if len(size) == 1 else None,
+        "rewards": (n_steps,),
+        "success": (n_steps,),
+        "states": (n_steps + 1, size[0]) if len(size) == 1 else None,
+    }
+    for key, shape in expected.items():
+        if shape is None or a[key].shape != shape:
+            raise TrajectoryFileError(f"{path}: {key} has shape {a[key].shape}, expected {shape} for {n_steps} steps")  # fmt: skip
+    if not np.array_equal(a["states"][0], a["start_state"]):
+        raise TrajectoryFileError(f"{path}: states[0] differs from start_state")
+    for key in ("start_state", "actions", "rewards", "states"):
+        if not np.all(np.isfinite(a[key])):
+            raise TrajectoryFileError(f"{path}: {key} holds NaN or inf")

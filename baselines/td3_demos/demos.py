@@ -1,0 +1,82 @@
+"""Demonstrations for TD3+demos: trajectory files from TOPDM, shipped or the user's own.
+
+A demo folder holds trajectory files (``NAME.npz`` + ``NAME.json``, see
+:mod:`baselines.common.trajectory`), directly or inside a TOPDM run folder
+(``traj_NNN/trajectory.npz``). The package ships PenSpin-v0 demonstrations made by our TOPDM
+(``python -m baselines.topdm --env PenSpin-v0 --preset demos``; see docs/td3_demos.md), so a fresh
+install trains without regenerating them. Only the demonstrations' *states* are used, as segment
+start points; their transitions never enter the replay buffer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from baselines.common.trajectory import Trajectory, TrajectoryFileError, load_trajectory
+from baselines.td3_demos.wrappers import DemoStates, demo_states_from_trajectories
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "demos"
+
+
+class DemoFolderError(ValueError):
+    """A demo folder is missing, empty, damaged, or holds another env's trajectories."""
+
+
+def shipped_demos(env_id: str) -> Path:
+    """The folder of demonstrations shipped for ``env_id``; ``DemoFolderError`` if there is none."""
+    folder = SHIPPED_DIR / env_id
+    if not folder.is_dir():
+        shipped = sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []  # fmt: skip
+        raise DemoFolderError(
+            f"--demos: no demonstrations are shipped for {env_id} (shipped: {shipped}); "
+            "pass --demos DIR with TOPDM trajectories of this env, or --no-demos"
+        )
+    return folder
+
+
+def _demo_env_matches(demo_env: str, env_id: str) -> bool:
+    # dense and sparse variants of a task share their states: demos of EggHandOver-v0 serve
+    # EggHandOverSparse-v0
+    return demo_env == env_id or demo_env == env_id.replace("Sparse-", "-")
+
+
+def trajectory_files(folder: Path) -> list[Path]:
+    """The trajectory files in ``folder`` (flat, or in a TOPDM run folder's ``traj_NNN/``)."""
+    return sorted(set(folder.glob("*.npz")) | set(folder.glob("traj_*/trajectory.npz")))
+
+
+def load_demos(folder: str | Path, env_id: str) -> list[Trajectory]:
+    """Load and check every trajectory of ``folder`` for ``env_id``, before any training."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DemoFolderError(f"--demos {folder}: no such folder")
+    files = trajectory_files(folder)
+    if not files:
+        raise DemoFolderError(
+            f"--demos {folder}: holds no trajectory files (NAME.npz + NAME.json, or "
+            "traj_NNN/trajectory.npz of a TOPDM run)"
+        )
+    trajectories = []
+    for path in files:
+        try:
+            traj = load_trajectory(path)
+        except TrajectoryFileError as err:
+            raise DemoFolderError(f"--demos: {err}") from None
+        if not _demo_env_matches(str(traj.meta["env_id"]), env_id):
+            raise DemoFolderError(
+                f"--demos: {path} is a trajectory of {traj.meta['env_id']}, not of {env_id}"
+            )
+        trajectories.append(traj)
+    return trajectories
+
+
+def demo_states(trajectories: list[Trajectory], env_id: str) -> DemoStates:
+    """The pooled start points of ``trajectories``."""
+    return demo_states_from_trajectories(trajectories, env_id, trajectories[0].actions.shape[1])
+
+
+def mean_return(trajectories: list[Trajectory]) -> float:
+    """The demonstrations' mean return (the horizontal line of the learning-curve figure)."""
+    return float(np.mean([t.rewards.sum() for t in trajectories]))

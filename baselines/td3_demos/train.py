@@ -1,0 +1,352 @@
+"""The TD3+demos runner: Stable-Baselines3's TD3 on the two wrappers, in a run folder.
+
+Read top to bottom: demos -> envs (segment wrapper over previous-action envs, the running
+normaliser) -> build or restore TD3 -> callbacks -> learn -> final evaluation, checkpoint, model
+and a video of a long spin. A checkpoint holds the SB3 model (with its last observation), the
+replay buffer, the normaliser, the segment scheduler with every env's simulator state, and every
+random stream (numpy, torch, the action space's), so a resumed run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import pickle
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import TD3
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from baselines.common.callbacks import CheckpointCallback, GoalEvalCallback, TqdmCallback, WallClock
+from baselines.common.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    CheckpointStore,
+    RunIdentity,
+)
+from baselines.common.cli import config_to_dict
+from baselines.common.envs import check_env_id
+from baselines.common.logger import make_logger
+from baselines.common.runfolder import (
+    METRICS_FILE,
+    atomic_write,
+    prepare_run_folder,
+    write_csv,
+    write_json,
+)
+from baselines.common.runtime import configure_torch
+from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
+from baselines.common.video import record_episode, write_video
+from baselines.td3_demos.config import (
+    RESUME_MAY_CHANGE,
+    Td3DemosConfig,
+    Td3DemosHyperparameters,
+    hyperparameters_dict,
+)
+from baselines.td3_demos.demos import demo_states, load_demos, mean_return, shipped_demos
+from baselines.td3_demos.normalizer import RunningObsNormalizer
+from baselines.td3_demos.wrappers import DemoSegmentWrapper, DemoStates, PrevActionWrapper
+
+SCHEDULER_FILE = "scheduler.pkl"
+RNG_FILE = "rng.pkl"
+EVAL_SEED_OFFSET = 100  # the original's evaluation env seed s + 100
+
+
+def log(message: str, verbose: int = 1) -> None:
+    if verbose:
+        print(f"[td3_demos] {message}", file=sys.stderr, flush=True)
+
+
+def make_prev_action_env(env_id: str, beta: float, seed: int, **kwargs: Any) -> PrevActionWrapper:
+    """One env of the segment wrapper: the raw env (no TimeLimit) under previous-action coupling."""
+    del seed  # seeded at its first reset by the segment wrapper
+    return PrevActionWrapper(gym.make(env_id, **kwargs).unwrapped, beta)
+
+
+def make_train_env(
+    env_id: str, hp: Td3DemosHyperparameters, demos: DemoStates | None, seed: int
+) -> DummyVecEnv:
+    """The training VecEnv: one :class:`DemoSegmentWrapper` (no Monitor: it would refuse a resumed
+    env that was not reset; segment returns are not episode returns anyway)."""
+    factory = functools.partial(make_prev_action_env, env_id, hp.beta)
+    wrapper = DemoSegmentWrapper(
+        factory, demos, seed=seed, segment_steps=hp.segment_steps,
+        episode_steps=hp.episode_steps, p_demo=hp.p_demo, p_reset=hp.p_reset, decay=hp.decay,
+    )  # fmt: skip
+    venv = DummyVecEnv([lambda: wrapper])
+    venv.seed(seed)
+    return venv
+
+
+def make_eval_env(env_id: str, hp: Td3DemosHyperparameters, **kwargs: Any) -> gym.Env[Any, Any]:
+    """A full-length evaluation episode env: TimeLimit, Monitor, previous-action coupling."""
+    env = gym.make(env_id, max_episode_steps=hp.episode_steps, **kwargs)
+    return PrevActionWrapper(Monitor(env), hp.beta)
+
+
+def build_model(hp: Td3DemosHyperparameters, env: VecEnv, seed: int, device: str) -> TD3:
+    n_actions = int(np.prod(env.action_space.shape or (1,)))
+    return TD3(
+        "MultiInputPolicy",
+        env,
+        learning_rate=hp.lr,
+        buffer_size=hp.buffer_size,
+        learning_starts=hp.learning_starts,
+        batch_size=hp.batch_size,
+        tau=hp.tau,
+        gamma=hp.gamma,
+        train_freq=1,
+        gradient_steps=1,
+        action_noise=NormalActionNoise(np.zeros(n_actions), hp.expl_noise * np.ones(n_actions)),
+        policy_delay=hp.policy_delay,
+        target_policy_noise=hp.target_policy_noise,
+        target_noise_clip=hp.target_noise_clip,
+        policy_kwargs={"net_arch": list(hp.net_arch)},
+        seed=seed,
+        device=device,
+        verbose=0,
+    )
+
+
+def _random_streams(model: TD3) -> dict[str, Any]:
+    return {
+        # SB3 samples replay batches and exploration noise from numpy's legacy global stream
+        "numpy": np.random.get_state(),  # noqa: NPY002
+        "torch": torch.get_rng_state(),  # target policy noise
+        "action_space": model.action_space.np_random.bit_generator.state,  # warm-up actions
+    }
+
+
+def _restore_random_streams(model: TD3, streams: dict[str, Any]) -> None:
+    np.random.set_state(streams["numpy"])  # noqa: NPY002
+    torch.set_rng_state(streams["torch"])
+    model.action_space.np_random.bit_generator.state = streams["action_space"]
+
+
+def _pickle_writer(obj_fn: Any) -> Any:
+    def write(handle: Any) -> None:
+        buffer = io.BytesIO()
+        pickle.dump(obj_fn(), buffer)
+        handle.write(buffer.getvalue())
+
+    return write
+
+
+def _load_pickle(path: Path) -> Any:
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
+        raise CheckpointError(f"{path}: damaged ({err})") from None
+
+
+def resolve_demos(config: Td3DemosConfig, hp: Td3DemosHyperparameters) -> tuple[DemoStates | None, dict[str, Any]]:  # fmt: skip
+    """The demo start points (``None`` for TD3 alone) and what the run records about them."""
+    if config.no_demos:
+        return None, {"demos": None}
+    folder = config.demos if config.demos is not None else shipped_demos(config.env)
+    trajectories = load_demos(folder, config.env)
+    states = demo_states(trajectories, config.env)
+    info = {
+        "demos": str(folder),
+        "n_trajectories": len(trajectories),
+        "n_states": len(states),
+        "mean_return": mean_return(trajectories),
+        "returns": [float(t.rewards.sum()) for t in trajectories],
+    }
+    return states, info
+
+
+def save_final_artefacts(
+    run_dir: Path, model: TD3, config: Td3DemosConfig, hp: Td3DemosHyperparameters, normalizer: Any
+) -> Path | None:
+    """``final_model.zip`` (+ normaliser) and a video of a long deterministic run."""
+    atomic_write(run_dir / "final_model.zip", model.save)
+    if normalizer is not None:
+        atomic_write(run_dir / "final_normalizer.pkl", lambda h: pickle.dump(normalizer, h))
+    if not config.video:
+        return None
+    try:
+        env = PrevActionWrapper(
+            gym.make(config.env, render_mode="rgb_array", max_episode_steps=hp.video_steps), hp.beta
+        )
+    except Exception as err:  # rendering is optional; never lose a finished run over it
+        warnings.warn(f"no video: cannot create a rendering env ({err})", stacklevel=2)
+        return None
+    try:
+
+        def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+            seen = normalizer.normalize_obs(obs) if normalizer is not None else obs
+            action, _ = model.predict(seen, deterministic=True)
+            return action
+
+        frames, summary = record_episode(env, policy, seed=config.seed + EVAL_SEED_OFFSET)
+        fps = float(env.metadata.get("render_fps", 25) or 25)
+        path = write_video(frames, run_dir / "videos" / f"final_policy_{hp.video_steps}_steps.gif", fps=fps)  # fmt: skip
+        write_json(run_dir / "videos" / "final_policy.json", summary)
+        return path
+    except Exception as err:
+        warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
+        return None
+    finally:
+        env.close()
+
+
+class SchedulerLog(BaseCallback):
+    """Logs the segment probabilities next to each evaluation (TensorBoard and progress.csv)."""
+
+    def __init__(self, train_env: VecEnv) -> None:
+        super().__init__()
+        self.train_env = train_env
+
+    def probabilities(self) -> dict[str, float]:
+        return self.train_env.env_method("probabilities")[0]
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        probs = self.probabilities()
+        self.logger.record("segments/p_demo", probs["demo"])
+        self.logger.record("segments/p_reset", probs["reset"])
+
+
+def run(config: Td3DemosConfig) -> dict[str, Any]:
+    """Train (or resume) one TD3+demos run; returns the summary."""
+    verbose = config.verbose
+    configure_torch(config.threads)
+    check_env_id(config.env)
+    hp = config.hyperparameters()
+    demos, demo_info = resolve_demos(config, hp)  # bad demo folders fail before anything is made
+    run_config = {
+        **config_to_dict(config),
+        "runner": "baselines.td3_demos",
+        "algorithm": config.algorithm,
+        "hyperparameters": {k: v for k, v in hyperparameters_dict(hp).items() if k != "timesteps"},
+    }
+    run_dir = prepare_run_folder(config.out, run_config, config.resume, resume_ignore=RESUME_MAY_CHANGE)  # fmt: skip
+    store = CheckpointStore(
+        run_dir / CHECKPOINT_DIR, RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE)
+    )
+    if not config.resume:
+        write_json(run_dir / "demos.json", demo_info)
+
+    ckpt = store.latest() if config.resume else None
+    start = ckpt.step if ckpt else 0
+    if start > hp.timesteps:
+        raise ValueError(f"--timesteps {hp.timesteps} is below the checkpoint's {start} steps")
+    state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
+    history: list[dict[str, Any]] = list(state.get("eval_history", []))
+    clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
+
+    set_random_seed(config.seed)
+    base = make_train_env(config.env, hp, demos, config.seed)
+    eval_venv = DummyVecEnv([lambda: make_eval_env(config.env, hp)])
+    normalizer: RunningObsNormalizer | None = None
+    if ckpt is not None:
+        log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
+        if hp.normalize:
+            normalizer = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)  # type: ignore[assignment]
+        train_env: VecEnv = normalizer if normalizer is not None else base
+        # force_reset=False keeps the model's last observation: the envs are restored to it
+        model: TD3 = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)  # type: ignore[assignment]
+        base.env_method("restore", _load_pickle(ckpt.file(SCHEDULER_FILE)))
+        _restore_random_streams(model, _load_pickle(ckpt.file(RNG_FILE)))
+        write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
+    else:
+        if config.resume:
+            log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
+            history = []
+        if hp.normalize:
+            normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every)
+        train_env = normalizer if normalizer is not None else base
+        model = build_model(hp, train_env, config.seed, config.device)
+    eval_env: VecEnv = eval_venv
+    if normalizer is not None:
+        eval_env = RunningObsNormalizer(eval_venv, recompute_every=hp.recompute_every, training=False)  # fmt: skip
+    model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
+
+    def current_state() -> dict[str, Any]:
+        return {"eval_history": eval_cb.history, "wall_time_s": round(clock.total(), 2)}
+
+    def extra_files() -> dict[str, Any]:
+        snapshot = base.env_method("snapshot")[0]
+        return {
+            SCHEDULER_FILE: _pickle_writer(lambda: snapshot),
+            RNG_FILE: _pickle_writer(lambda: _random_streams(model)),
+        }
+
+    eval_cb = GoalEvalCallback(
+        eval_env, eval_freq=hp.eval_freq, n_episodes=hp.eval_episodes,
+        metrics_path=run_dir / METRICS_FILE, clock=clock, seed=config.seed + EVAL_SEED_OFFSET,
+        history=history, verbose=verbose,
+    )  # fmt: skip
+    sched_cb = SchedulerLog(base)
+    ckpt_cb = CheckpointCallback(
+        store, hp.checkpoint_freq, current_state, vecnormalize=normalizer, verbose=verbose,
+        extra_writers=extra_files,
+    )  # fmt: skip
+    callbacks: list[BaseCallback] = [sched_cb, eval_cb, ckpt_cb]
+    if config.progress:
+        callbacks.append(
+            TqdmCallback(
+                hp.timesteps,
+                eval_cb,
+                postfix=lambda last: {
+                    "eval_return": f"{last['mean_return']:.1f}",
+                    "p_demo": f"{sched_cb.probabilities()['demo']:.3f}",
+                },
+            )
+        )
+    log(
+        f"{config.algorithm} on {config.env}: steps {start} -> {hp.timesteps}, beta {hp.beta}, "
+        f"p_demo {hp.p_demo}, demos {demo_info.get('n_trajectories', 0)}, out={run_dir}",
+        verbose,
+    )
+    if start == 0 and not eval_cb.history:  # the untrained policy is the curve's first point
+        eval_cb.init_callback(model)
+        eval_cb.evaluate()
+    if hp.timesteps > start:
+        model.learn(
+            total_timesteps=hp.timesteps - start,
+            callback=CallbackList(callbacks),
+            reset_num_timesteps=False,
+            log_interval=None,  # type: ignore[arg-type]
+        )
+    for cb in (sched_cb, eval_cb, ckpt_cb):
+        cb.init_callback(model)
+        cb.num_timesteps = model.num_timesteps
+    evaluated = eval_cb.last is None or eval_cb.last["timesteps"] != model.num_timesteps
+    if evaluated:
+        eval_cb.evaluate()
+    if evaluated or ckpt_cb.last_saved != model.num_timesteps:
+        ckpt_cb.save()
+    video = save_final_artefacts(run_dir, model, config, hp, normalizer)
+    returns = [r["mean_return"] for r in eval_cb.history]
+    summary = {
+        "env": config.env,
+        "algorithm": config.algorithm,
+        "seed": config.seed,
+        "num_timesteps": int(model.num_timesteps),
+        "final_eval_return": returns[-1],
+        "best_eval_return": max(returns),
+        "demos_mean_return": demo_info.get("mean_return"),
+        "wall_time_s": round(clock.total(), 1),
+        "session_steps_per_s": round((model.num_timesteps - start) / max(clock.session(), 1e-9), 1),
+        "video": str(video.relative_to(run_dir)) if video else None,
+    }
+    write_json(run_dir / "summary.json", summary)
+    log(f"done: {model.num_timesteps} steps, eval return {returns[-1]:.1f}, wall {summary['wall_time_s']} s", verbose)  # fmt: skip
+    train_env.close()
+    eval_env.close()
+    return summary

@@ -1,0 +1,94 @@
+"""The shared checkpoint store: atomic save, verification, identity, and rebuilding latest.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from baselines.common.checkpoint import (
+    CheckpointError,
+    CheckpointStore,
+    RunIdentity,
+    config_hash,
+)
+
+IDENT = RunIdentity.of({"env": "X", "lr": 1e-3}, seed=3)
+
+
+def _save(store: CheckpointStore, step: int, payload: bytes = b"weights") -> Path:
+    return store.save(step, {"model.bin": lambda f: f.write(payload)}, {"history": [step]})
+
+
+def test_save_then_latest_round_trip_and_prune(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, IDENT)
+    assert store.latest() is None
+    _save(store, 10)
+    _save(store, 20, b"newer")
+    ckpt = store.latest()
+    assert ckpt is not None and ckpt.step == 20 and ckpt.state == {"history": [20]}
+    assert ckpt.file("model.bin").read_bytes() == b"newer"
+    assert [p.name for p in tmp_path.glob("step_*")] == ["step_0000000020"]  # older pruned
+    with pytest.raises(CheckpointError, match=r"has no optimizer\.bin"):
+        ckpt.file("optimizer.bin")
+
+
+def test_missing_or_damaged_latest_is_rebuilt_from_complete_checkpoints(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, IDENT, keep=2)
+    _save(store, 10)
+    _save(store, 20)
+    (tmp_path / "latest.json").unlink()
+    ckpt = store.latest()
+    assert ckpt is not None and ckpt.step == 20
+    assert json.loads((tmp_path / "latest.json").read_text())["checkpoint"] == "step_0000000020"
+    (tmp_path / "latest.json").write_text("{not json")
+    assert store.latest().step == 20  # type: ignore[union-attr]
+    # the newest directory damaged and no pointer: the older complete one is used, nothing deleted
+    (tmp_path / "latest.json").unlink()
+    (tmp_path / "step_0000000020" / "model.bin").write_bytes(b"torn")
+    assert store.latest().step == 10  # type: ignore[union-attr]
+    assert (tmp_path / "step_0000000020" / "model.bin").exists()
+
+
+def test_damaged_file_is_named_and_nothing_is_changed(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, IDENT)
+    path = _save(store, 10)
+    (path / "model.bin").write_bytes(b"weightz")  # same size, other content
+    with pytest.raises(CheckpointError, match=r"model\.bin: damaged checkpoint file"):
+        store.latest()
+    (path / "model.bin").unlink()
+    with pytest.raises(CheckpointError, match=r"model\.bin: missing"):
+        store.latest()
+    (path / "manifest.json").write_text("[")
+    with pytest.raises(CheckpointError, match=r"manifest\.json: damaged"):
+        store.latest()
+    assert (tmp_path / "latest.json").exists()
+
+
+def test_checkpoint_of_another_run_or_seed_is_refused(tmp_path: Path) -> None:
+    _save(CheckpointStore(tmp_path, RunIdentity.of({"env": "X", "lr": 1e-3}, seed=4)), 10)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        CheckpointStore(tmp_path, IDENT).latest()
+
+
+def test_all_checkpoints_damaged_without_pointer_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:  # fmt: skip
+    store = CheckpointStore(tmp_path, IDENT)
+    path = _save(store, 10)
+    (tmp_path / "latest.json").unlink()
+    (path / "manifest.json").unlink()
+    with pytest.raises(CheckpointError, match="no checkpoint under"):
+        store.latest()
+
+
+def test_config_hash_ignores_the_named_keys_and_key_order() -> None:
+    assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+    assert config_hash({"a": 1, "out": "x"}, ignore=["out"]) == config_hash({"a": 1, "out": "y"}, ignore=["out"])  # fmt: skip
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="keep must be >= 1"):
+        CheckpointStore("x", IDENT, keep=0)
+    with pytest.raises(ValueError, match="at least one file"):
+        CheckpointStore("x", IDENT).save(1, {}, {})

@@ -1,0 +1,203 @@
+"""TD3+demos: blending, the segment scheduler, the normaliser, demo folders, CLI and resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+import dexterous_gym  # noqa: F401
+from baselines.common.trajectory import load_trajectory, save_trajectory
+from baselines.td3_demos.__main__ import main
+from baselines.td3_demos.demos import DemoFolderError, demo_states, load_demos
+from baselines.td3_demos.normalizer import RunningSums
+from baselines.td3_demos.wrappers import (
+    DemoSegmentWrapper,
+    DemoStates,
+    PrevActionWrapper,
+)
+
+ENV = "PenSpin-v0"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short PenSpin "demonstrations": random actions recorded as trajectory files."""
+    folder = tmp_path_factory.mktemp("demos")
+    env = gym.make(ENV).unwrapped
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        env.reset(seed=k)
+        states, actions, rewards = [env.get_state()], [], []
+        for _ in range(5):
+            action = rng.uniform(-1, 1, 20)
+            _, reward, _, _, _ = env.step(action)
+            states.append(env.get_state())
+            actions.append(action)
+            rewards.append(reward)
+        arrays = {
+            "start_state": states[0], "actions": np.array(actions), "rewards": np.array(rewards),
+            "success": np.full(5, np.nan), "states": np.array(states),
+        }  # fmt: skip
+        meta = {"env_id": ENV, "goal": [], "seed": k, "config": {}, "planner": "random"}
+        save_trajectory(folder / f"demo_{k}.npz", arrays, meta)
+    return folder
+
+
+def _factory(beta: float = 0.7):
+    return lambda seed: PrevActionWrapper(gym.make(ENV).unwrapped, beta)
+
+
+def test_blending_executes_beta_mean_plus_rest_of_previous_action() -> None:
+    env = PrevActionWrapper(gym.make(ENV).unwrapped, beta=0.7)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"observation", "prev_action"} and not obs["prev_action"].any()
+    mu = np.full(20, 0.5)
+    _, _, _, _, info = env.step(mu)
+    np.testing.assert_allclose(info["executed_action"], 0.35)  # 0.7 * 0.5 + 0.3 * 0
+    obs, _, _, _, info = env.step(np.full(20, -1.0))
+    np.testing.assert_allclose(info["executed_action"], 0.7 * -1 + 0.3 * 0.35)
+    np.testing.assert_allclose(obs["prev_action"], info["executed_action"])
+    # the executed action is clipped to the action box
+    env.reset(options={"prev_action": np.ones(20)})
+    _, _, _, _, info = env.step(np.ones(20))
+    np.testing.assert_allclose(info["executed_action"], 1.0)
+    with pytest.raises(ValueError, match="beta must be a number in"):
+        PrevActionWrapper(gym.make(ENV).unwrapped, beta=0.0)
+    with pytest.raises(ValueError, match="action must have shape"):
+        env.step(np.zeros(3))
+    with pytest.raises(ValueError, match="action must be finite"):
+        env.step(np.full(20, np.nan))
+
+
+def test_segments_follow_the_probabilities_and_decay(demo_dir: Path) -> None:
+    demos = demo_states(load_demos(demo_dir, ENV), ENV)
+    wrapper = DemoSegmentWrapper(_factory(), demos, seed=3, p_demo=0.7, p_reset=0.2, decay=0.9)
+    kinds = []
+    for n in range(200):
+        _, info = wrapper.reset()
+        kinds.append(info["segment"])
+        # decay applies before each segment after the first
+        assert wrapper.p_demo == pytest.approx(0.7 * 0.9**n)
+    early = kinds[:10]
+    assert early.count("demo") >= 4  # p_demo is still ~0.5-0.7 here
+    assert kinds[-50:].count("main") == 50  # the probabilities have decayed to ~0
+    no_demos = DemoSegmentWrapper(_factory(), None, seed=0, p_demo=0.0, p_reset=0.0)
+    assert {no_demos.reset()[1]["segment"] for _ in range(20)} == {"main"}
+
+
+def test_demo_segment_starts_at_a_demo_state_with_the_preceding_demo_action(demo_dir: Path) -> None:  # fmt: skip
+    trajectories = load_demos(demo_dir, ENV)
+    demos = demo_states(trajectories, ENV)
+    assert len(demos) == 2 * 6  # every state, start states included
+    np.testing.assert_array_equal(demos.prev_actions[0], 0.0)  # a demo's start: zero
+    np.testing.assert_array_equal(demos.prev_actions[3], trajectories[0].actions[2])
+    wrapper = DemoSegmentWrapper(_factory(), demos, seed=0, p_demo=1.0, p_reset=0.0)
+    obs, info = wrapper.reset()
+    assert info["segment"] == "demo"
+    state = wrapper.envs["demo"].unwrapped.get_state()
+    (k,) = np.flatnonzero((demos.states == state).all(axis=1))
+    np.testing.assert_array_equal(obs["prev_action"], demos.prev_actions[k])
+
+
+def test_segments_end_with_truncation_and_the_main_episode_continues() -> None:
+    wrapper = DemoSegmentWrapper(_factory(), None, seed=0, p_demo=0.0, p_reset=0.0, segment_steps=4, episode_steps=10)  # fmt: skip
+    obs, _ = wrapper.reset()
+    for t in range(4):
+        obs, _, terminated, truncated, _ = wrapper.step(np.zeros(20))
+        assert not terminated and truncated == (t == 3)
+    # the next main segment resumes from the true current observation (not the first one)
+    resumed, _ = wrapper.reset()
+    np.testing.assert_array_equal(resumed["observation"], obs["observation"])
+    for _ in range(6):
+        *_, truncated, _ = wrapper.step(np.zeros(20))
+    assert truncated and wrapper.main_t == 10  # episode end; the next main segment resets
+    restarted, _ = wrapper.reset()
+    assert wrapper.main_t == 0 and not restarted["prev_action"].any()
+
+
+def test_snapshot_restore_continues_identically(demo_dir: Path) -> None:
+    demos = demo_states(load_demos(demo_dir, ENV), ENV)
+    a = DemoSegmentWrapper(_factory(), demos, seed=1, segment_steps=3)
+    a.reset()
+    for _ in range(7):
+        a.step(np.full(20, 0.2))
+        if a.segment_t == 3:
+            a.reset()
+    b = DemoSegmentWrapper(_factory(), demos, seed=99, segment_steps=3)
+    b.restore(a.snapshot())
+    for _ in range(12):
+        ra, rb = a.step(np.full(20, -0.1)), b.step(np.full(20, -0.1))
+        np.testing.assert_array_equal(ra[0]["observation"], rb[0]["observation"])
+        assert ra[1] == rb[1] and ra[3] == rb[3]
+        if ra[3]:
+            np.testing.assert_array_equal(a.reset()[0]["observation"], b.reset()[0]["observation"])
+
+
+def test_normaliser_statistics_follow_the_her_rule() -> None:
+    sums = RunningSums((2,), recompute_every=3)
+    rows = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]])
+    for row in rows[:2]:
+        sums.update(row[None])
+    np.testing.assert_array_equal(sums.mean, 0.0)  # not recomputed yet
+    sums.update(rows[2][None])
+    # the count starts at 1: n = 4 for three rows
+    np.testing.assert_allclose(sums.mean, rows.sum(0) / 4)
+    var = (rows**2).sum(0) / 4 - (rows.sum(0) / 4) ** 2
+    np.testing.assert_allclose(sums.std, np.sqrt(np.maximum(var, 0.01**2)))
+
+
+def test_bad_demo_folders_fail_before_training(tmp_path: Path, demo_dir: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["--preset", "smoke", "--out", str(out), "--no-video", "--no-progress"]
+    assert main([*args, "--demos", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([*args, "--demos", str(tmp_path / "empty")]) == 2
+    assert "holds no trajectory files" in capsys.readouterr().err
+    other = tmp_path / "other"
+    shutil.copytree(demo_dir, other)
+    meta = json.loads((other / "demo_0.json").read_text())
+    (other / "demo_0.json").write_text(json.dumps({**meta, "env_id": "EggHandOver-v0"}))
+    assert main([*args, "--demos", str(other)]) == 2
+    assert "is a trajectory of EggHandOver-v0, not of PenSpin-v0" in capsys.readouterr().err
+    damaged = tmp_path / "damaged"
+    shutil.copytree(demo_dir, damaged)
+    (damaged / "demo_1.npz").write_bytes(b"garbage")
+    assert main([*args, "--demos", str(damaged)]) == 2
+    assert "demo_1.npz: damaged" in capsys.readouterr().err
+    assert not out.exists()  # nothing was started
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--beta", "1.5"])
+    assert exc.value.code == 2 and "--beta must be <= 1.0" in capsys.readouterr().err
+
+
+def test_smoke_run_and_bit_identical_resume(tmp_path: Path, demo_dir: Path) -> None:
+    from stable_baselines3 import TD3
+
+    args = ["--preset", "smoke", "--demos", str(demo_dir), "--no-progress", "--verbose", "0"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--timesteps", "150", "--no-video"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--timesteps", "300", "--resume", "--no-video"]) == 0  # fmt: skip
+    a = TD3.load(tmp_path / "a" / "final_model.zip").policy.state_dict()
+    b = TD3.load(tmp_path / "b" / "final_model.zip").policy.state_dict()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    rows_a = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
+    rows_b = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
+    # every column but the last (wall time) is identical
+    assert [r.rsplit(",", 1)[0] for r in rows_a] == [r.rsplit(",", 1)[0] for r in rows_b]
+    assert [int(r.split(",")[0]) for r in rows_a[1:]] == [0, 150, 300]
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["algorithm"] == "TD3+demos" and summary["num_timesteps"] == 300
+    assert (tmp_path / "a" / summary["video"]).exists()
+    assert load_trajectory(demo_dir / "demo_0.npz").meta["env_id"] == ENV
+    assert isinstance(demo_states(load_demos(demo_dir, ENV), ENV), DemoStates)
+    with pytest.raises(DemoFolderError):
+        load_demos(tmp_path, ENV)
