@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dexterous_gym._startup import configure_headless_rendering, import_gymnasium_robotics_quietly
+from dexterous_gym.startup import configure_headless_rendering, import_gymnasium_robotics_quietly
 
 configure_headless_rendering()  # before anything imports mujoco
 import_gymnasium_robotics_quietly()
@@ -32,6 +32,9 @@ ENV_IDS: tuple[str, ...] = ALL_ENV_IDS
 
 
 def _register_all() -> None:
+    # the time limit follows restored step counts (set_state): see dexterous_gym.envs.time_limit
+    from dexterous_gym.envs.time_limit import WRAPPER_SPEC
+
     for task in TWO_HAND_TASKS:
         if task.env_id in gym.registry:
             continue
@@ -40,12 +43,14 @@ def _register_all() -> None:
             entry_point="dexterous_gym.envs:TwoHandsEnv",
             kwargs={"task": task.env_id},
             max_episode_steps=FAMILIES[task.family].max_episode_steps,
+            additional_wrappers=(WRAPPER_SPEC,),
         )
     if PEN_SPIN_ID not in gym.registry:
         gym.register(
             id=PEN_SPIN_ID,
             entry_point="dexterous_gym.envs:PenSpinEnv",
             max_episode_steps=PEN_SPIN_MAX_EPISODE_STEPS,
+            additional_wrappers=(WRAPPER_SPEC,),
         )
 
 

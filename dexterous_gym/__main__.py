@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def _rollout(args: argparse.Namespace) -> int:
         return _fail(
             f"env_id must be one of the IDs of `python -m dexterous_gym list`, got {args.env_id!r}"
         )
-    env = gym.make(args.env_id, render_mode="rgb_array", width=args.width, height=args.height)
+    env: Any = gym.make(args.env_id, render_mode="rgb_array", width=args.width, height=args.height)
     env.reset(seed=args.seed)
     env.action_space.seed(args.seed)
     frames, total_reward, successes = [env.render()], 0.0, []

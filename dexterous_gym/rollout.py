@@ -30,7 +30,15 @@ How it maps onto ``mujoco.rollout`` (MuJoCo 3.11):
   makes, so dense rewards agree to about 1e-17 (not bitwise); qpos, qvel, achieved goals and
   success are bitwise.
 * The env's applied forces (``qfrc_applied``, ``xfrc_applied``) and ``eq_active`` are zero /
-  defaults in every Dexterous Gym env; the per-thread ``MjData`` are kept at those defaults.
+  defaults in every Dexterous Gym env; the per-thread ``MjData`` are kept at those defaults, and a
+  start state with applied forces is refused.
+* Divergence: when MuJoCo finds a bad qpos/qvel/qacc, ``mj_step`` resets the data and ``env.step``
+  reports ``info["simulation_unstable"]`` and goes on from the reset state, while
+  ``mujoco.rollout`` freezes the rest of the sequence. Every substep advances the time, so a
+  sequence whose recorded time stops increasing (or whose qpos/qvel are not finite) is simulated
+  again serially, exactly as ``env.step`` does: ``RolloutResult.unstable`` flags each (sequence,
+  step) where ``env.step`` would report instability, and that sequence's rewards, success, terms
+  and final state are those of ``env.step`` (final state bitwise, warm start included).
 """
 
 from __future__ import annotations
@@ -46,10 +54,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dexterous_gym.envs.base import DexterousMujocoEnv
-from dexterous_gym.simulation import STATE_SPEC, StateLayout
+from dexterous_gym.simulation import STATE_SPEC, Simulation, StateLayout, state_slices
+from dexterous_gym.validation import check_bool, check_int, real_array
 
 FULLPHYSICS = mujoco.mjtState.mjSTATE_FULLPHYSICS
 _CHUNK_BYTES = 32 * 2**20  # size of the per-substep state buffer of one chunk
+MAX_THREADS = max(1024, os.cpu_count() or 1)
 
 
 @dataclass
@@ -60,7 +70,9 @@ class RolloutResult:
     (PenSpin-v0); ``dense_rewards`` is then the env's own reward. ``dense_rewards`` is the shaped
     reward even for a sparse env (what planners optimise). ``terms`` holds the reward's named
     terms, as ``info`` of ``env.step`` does (``d_pos``, ``d_rot``, ...; PenSpin ``spin``,
-    ``tilt``), each (B, H).
+    ``tilt``), each (B, H). ``unstable`` (B, H) is True where MuJoCo diverged during that step,
+    as ``info["simulation_unstable"]`` of ``env.step``; the sequence then goes on from the state
+    MuJoCo reset to, as ``env.step`` does.
     """
 
     dense_rewards: np.ndarray  # (B, H)
@@ -69,6 +81,7 @@ class RolloutResult:
     achieved_goals: np.ndarray | None  # (B, H, goal_dim)
     final_states: np.ndarray | None  # (B, state_size), get_state() layout
     terms: dict[str, np.ndarray] = field(default_factory=dict)  # each (B, H)
+    unstable: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))  # (B, H)
 
     @property
     def rewards(self) -> np.ndarray:
@@ -85,7 +98,7 @@ class BatchedRollout:
     """
 
     def __init__(self, env: gym.Env[Any, Any], n_threads: int | None = None) -> None:
-        unwrapped = env.unwrapped
+        unwrapped = getattr(env, "unwrapped", None)
         if not isinstance(unwrapped, DexterousMujocoEnv):
             raise ValueError(
                 f"env must be a Dexterous Gym env (a DexterousMujocoEnv), got {type(unwrapped).__name__}"
@@ -94,9 +107,11 @@ class BatchedRollout:
         sim = self.sim = unwrapped.sim
         self.model = sim.model
         self.n_substeps = sim.n_substeps
-        self.n_threads = int(n_threads) if n_threads is not None else (os.cpu_count() or 1)
-        if self.n_threads < 1:
-            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        self.n_threads = (
+            check_int(n_threads, "n_threads", minimum=1, maximum=MAX_THREADS)
+            if n_threads is not None
+            else (os.cpu_count() or 1)
+        )
         self.n_actions = sim.n_actions
         self.state_layout: StateLayout = unwrapped.state_layout
         self.state_size = self.state_layout.size
@@ -107,6 +122,9 @@ class BatchedRollout:
         self._qpos_at = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_TIME)
         self._qvel_at = self._qpos_at + self.model.nq
         self._scratch = mujoco.MjData(self.model)
+        self._serial: Simulation | None = None  # replays diverged sequences as env.step does
+        slices = state_slices(self.model)
+        self._applied = (slices["qfrc_applied"], slices["xfrc_applied"])
         self._datas = [mujoco.MjData(self.model) for _ in range(self.n_threads)]
         self._pool = mujoco.rollout.Rollout(nthread=self.n_threads)
 
@@ -115,8 +133,9 @@ class BatchedRollout:
         cls, env_or_id: gym.Env[Any, Any] | str, n_threads: int | None = None
     ) -> BatchedRollout:
         """From an env instance (wrapped or not) or a registered ID such as ``"EggHandOver-v0"``."""
-        env = gym.make(env_or_id) if isinstance(env_or_id, str) else env_or_id
-        return cls(env, n_threads)
+        if isinstance(env_or_id, str):
+            return cls(gym.make(env_or_id), n_threads)
+        return cls(env_or_id, n_threads)
 
     def close(self) -> None:
         """Stop the thread pool."""
@@ -133,14 +152,14 @@ class BatchedRollout:
     def _check_inputs(
         self, states_in: ArrayLike, actions_in: ArrayLike
     ) -> tuple[np.ndarray, np.ndarray]:
-        actions = np.asarray(actions_in, dtype=np.float64)
+        actions = real_array(actions_in, "actions", f"an array of shape (B, H, {self.n_actions})")
         if actions.ndim != 3 or actions.shape[2] != self.n_actions or 0 in actions.shape[:2]:
             raise ValueError(
                 f"actions must have shape (B, H, {self.n_actions}) with B, H >= 1, got {actions.shape}"
             )
         if not np.all(np.isfinite(actions)):
             raise ValueError("actions must be finite, got NaN or inf")
-        states = np.asarray(states_in, dtype=np.float64)
+        states = real_array(states_in, "states", f"an array of shape (B, {self.state_size})")
         if states.ndim == 1:
             states = states[None]
         if states.ndim != 2 or states.shape[1] != self.state_size:
@@ -153,6 +172,15 @@ class BatchedRollout:
             )
         if not np.all(np.isfinite(states)):
             raise ValueError("states must be finite, got NaN or inf")
+        self.env.check_state_batch(states, "states")
+        physics = self.state_layout.split(states).physics
+        for part in self._applied:
+            if np.any(physics[:, part] != 0.0):
+                raise ValueError(
+                    "states hold applied forces (qfrc_applied/xfrc_applied, entries "
+                    f"{part.start}-{part.stop - 1}), which BatchedRollout does not simulate; "
+                    "zero them or step the env instead"
+                )
         return states, actions
 
     # --- state conversion -----------------------------------------------------------------------
@@ -203,8 +231,10 @@ class BatchedRollout:
         ``final_states=False`` skips building the final states (``final_states`` is then None),
         which planners that only need scores can use to save one ``mj_forward`` per sequence.
 
-        Raises ValueError naming the argument for wrong shapes or non-finite values.
+        Raises ValueError naming the argument for wrong shapes, non-finite values or states that
+        are not this env's (see ``env.check_state``), TypeError for values that are not numbers.
         """
+        check_bool(final_states, "final_states")
         start, controls = self._check_inputs(states, actions)
         n_batch, horizon, _ = controls.shape
         n_sub = self.n_substeps
@@ -216,6 +246,7 @@ class BatchedRollout:
         # the state before the last substep (for the final warm start)
         one_start = start.shape[0] == 1
         penult = full[np.zeros(n_batch, dtype=int) if one_start else slice(None)].copy()
+        suspect = np.zeros(n_batch, dtype=bool)
         for lo in range(0, n_batch, chunk):
             hi = min(lo + chunk, n_batch)
             size = hi - lo
@@ -226,7 +257,43 @@ class BatchedRollout:
             recorded[lo:hi] = out[:, n_sub - 1 :: n_sub]
             if horizon * n_sub > 1:
                 penult[lo:hi] = out[:, -2]
-        return self._evaluate(start, recorded, penult, ctrl[:, -1], final_states)
+            suspect[lo:hi] = self._diverged(full[idx, 0], out)
+        unstable = np.zeros((n_batch, horizon), dtype=bool)
+        exact_final: dict[int, np.ndarray] = {}
+        for b in map(int, np.flatnonzero(suspect)):
+            s = 0 if one_start else b
+            unstable[b], exact_final[b] = self._replay(
+                self.state_layout.split(start[s]).physics, controls[b], recorded[b]
+            )
+        result = self._evaluate(start, recorded, penult, ctrl[:, -1], final_states, exact_final)
+        result.unstable = unstable
+        return result
+
+    def _diverged(self, start_time: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Sequences of a chunk where ``mujoco.rollout`` met a divergence (it then freezes)."""
+        times = np.concatenate([start_time[:, None], out[:, :, 0]], axis=1)
+        frozen = ~np.all(np.diff(times, axis=1) > 0, axis=1)
+        if out.shape[1] == 1:  # one substep from time 0: a reset would also show time = dt
+            frozen |= start_time == 0
+        q = slice(self._qpos_at, self._qvel_at + self.model.nv)
+        return frozen | ~np.all(np.isfinite(out[:, :, q]), axis=(1, 2))
+
+    def _replay(
+        self, physics: np.ndarray, actions: np.ndarray, recorded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Simulate one sequence step by step as ``env.step`` does, into ``recorded`` (H, n_full).
+
+        Returns the per-step instability flags and the exact final physics state.
+        """
+        if self._serial is None:
+            self._serial = Simulation(self.model, self.n_substeps)
+        sim = self._serial
+        sim.set_physics_state(physics)
+        flags = np.zeros(actions.shape[0], dtype=bool)
+        for h, action in enumerate(actions):
+            flags[h] = sim.step(action) or not sim.is_finite()
+            mujoco.mj_getState(self.model, sim.data, recorded[h], FULLPHYSICS)
+        return flags, sim.physics_state()
 
     def _evaluate(
         self,
@@ -235,6 +302,7 @@ class BatchedRollout:
         penult: np.ndarray,
         last_ctrl: np.ndarray,
         with_final: bool,
+        exact_final: dict[int, np.ndarray] | None = None,
     ) -> RolloutResult:
         """Rewards, success and achieved goals from the env's reward function; final states."""
         n_batch, horizon = recorded.shape[:2]
@@ -255,7 +323,11 @@ class BatchedRollout:
             return result
         one_start = states.shape[0] == 1
         final_physics = np.empty((n_batch, self.n_physics))
+        exact_final = exact_final or {}
         for b in range(n_batch):
+            if b in exact_final:
+                final_physics[b] = exact_final[b]
+                continue
             s = 0 if one_start else b
             final_physics[b] = self._final_physics(
                 start.physics[s], penult[b], recorded[b, -1], last_ctrl[b]

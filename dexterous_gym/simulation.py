@@ -14,6 +14,8 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
+from dexterous_gym.validation import real_array
+
 # Everything mj_step reads: time, qpos, qvel, act, warm-start accelerations, ctrl, applied forces,
 # mocap poses, user data. Restoring it makes replay bitwise identical.
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
@@ -25,6 +27,38 @@ _DIVERGENCE_WARNINGS = np.array(
         int(mujoco.mjtWarning.mjWARN_BADQACC),
     ]
 )
+
+
+# The components of an mjtState vector, in the order MuJoCo lays them out (by bit).
+_STATE_COMPONENTS = (
+    ("time", mujoco.mjtState.mjSTATE_TIME),
+    ("qpos", mujoco.mjtState.mjSTATE_QPOS),
+    ("qvel", mujoco.mjtState.mjSTATE_QVEL),
+    ("act", mujoco.mjtState.mjSTATE_ACT),
+    ("warmstart", mujoco.mjtState.mjSTATE_WARMSTART),
+    ("ctrl", mujoco.mjtState.mjSTATE_CTRL),
+    ("qfrc_applied", mujoco.mjtState.mjSTATE_QFRC_APPLIED),
+    ("xfrc_applied", mujoco.mjtState.mjSTATE_XFRC_APPLIED),
+    ("eq_active", mujoco.mjtState.mjSTATE_EQ_ACTIVE),
+    ("mocap_pos", mujoco.mjtState.mjSTATE_MOCAP_POS),
+    ("mocap_quat", mujoco.mjtState.mjSTATE_MOCAP_QUAT),
+    ("userdata", mujoco.mjtState.mjSTATE_USERDATA),
+    ("plugin", mujoco.mjtState.mjSTATE_PLUGIN),
+)
+
+
+def state_slices(model: mujoco.MjModel, spec: int = STATE_SPEC) -> dict[str, slice]:
+    """Where each component (``time``, ``qpos``, ``ctrl`` ...) lies in an ``mj_getState`` vector."""
+    slices: dict[str, slice] = {}
+    start = 0
+    for name, bit in _STATE_COMPONENTS:
+        if int(spec) & int(bit):
+            size = mujoco.mj_stateSize(model, bit)
+            slices[name] = slice(start, start + size)
+            start += size
+    if start != mujoco.mj_stateSize(model, spec):  # pragma: no cover - a new MuJoCo layout
+        raise RuntimeError("unexpected mjtState layout in this MuJoCo version")
+    return slices
 
 
 class Simulation:
@@ -51,8 +85,9 @@ class Simulation:
         return self.model.nu
 
     def validate_action(self, action: ArrayLike) -> np.ndarray:
-        """The action as float64, or ValueError naming the expected shape; the sim is untouched."""
-        array = np.asarray(action, dtype=np.float64)
+        """The action as float64, or ValueError naming the expected shape (TypeError for values that
+        are not real numbers); the sim is untouched."""
+        array = real_array(action, "action", f"an array of {self.model.nu} floats")
         if array.shape != (self.model.nu,):
             raise ValueError(
                 f"action must have shape ({self.model.nu},), got {array.shape} "
@@ -101,8 +136,9 @@ class Simulation:
 
 
 def check_state_vector(state: ArrayLike, expected_size: int, name: str = "state") -> np.ndarray:
-    """A flat finite float64 vector of the expected size, or ValueError saying what was wrong."""
-    array = np.asarray(state, dtype=np.float64)
+    """A flat finite float64 vector of the expected size, or ValueError saying what was wrong
+    (TypeError for values that are not real numbers)."""
+    array = real_array(state, name, f"a flat array of {expected_size} floats (from get_state())")
     if array.ndim != 1 or array.shape[0] != expected_size:
         raise ValueError(
             f"{name} must be a flat array of {expected_size} floats (from get_state()), "

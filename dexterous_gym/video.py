@@ -64,6 +64,7 @@ def write_video(
     goes to a temporary sibling first, so an interrupted write never leaves half a file.
     """
     import imageio.v2 as imageio
+    import imageio.v3 as iio
 
     if len(frames) == 0:
         raise ValueError("frames: no frames to write")
@@ -83,7 +84,7 @@ def write_video(
                 for frame in frames:
                     writer.append_data(np.pad(np.asarray(frame), pad, mode="edge"))
         else:
-            imageio.mimwrite(tmp, [np.asarray(f) for f in frames], duration=1000 / fps, loop=0)
+            iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise RuntimeError(f"the video encoder wrote nothing for {path}")
         os.replace(tmp, path)

@@ -14,6 +14,7 @@ simulator calls on its ``steering``), the environments (:mod:`swarm_gym.envs`), 
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -27,6 +28,11 @@ from swarm_gym.view import SteeringHook, SwarmView
 if TYPE_CHECKING:
     from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv
 
+try:  # one version for the three packages: the distribution's (pyproject.toml)
+    __version__ = version("dexterous-gym")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "ENV_SPECS",
     "MOVES",
@@ -37,6 +43,7 @@ __all__ = [
     "SteeringHook",
     "SwarmConfig",
     "SwarmView",
+    "__version__",
     "parallel_env",
     "register_envs",
 ]

@@ -1,5 +1,6 @@
-import os
+"""Test-wide set-up: the same headless rendering choice a user's session makes by itself."""
 
-# Headless rendering everywhere the tests run (CI has no display); EGL works on CPU via Mesa.
-os.environ.setdefault("MUJOCO_GL", "egl")
-os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+from dexterous_gym.startup import configure_headless_rendering
+
+# before any test module imports mujoco (a test may import it before dexterous_gym)
+configure_headless_rendering()

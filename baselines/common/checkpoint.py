@@ -10,11 +10,15 @@ writes: an SB3 ``model.zip`` and replay buffer, TOPDM's planner state, torch sta
 * ``files``:     the SHA-256 and size of every file, so a damaged or truncated file is named;
 * ``state``:     the runner's JSON state (evaluation history, wall time ...).
 
-Order of writes: every file atomically, then the manifest, then ``ROOT/latest.json`` pointing at the
-new directory, and only then older directories are removed. A process killed at any moment leaves
-``latest.json`` naming a complete checkpoint (or none yet). If ``latest.json`` itself is lost or
-damaged, :meth:`CheckpointStore.latest` rebuilds it from the newest directory whose manifest and
-checksums verify, so nothing that was complete is ever discarded.
+Order of writes: every file and then the manifest into a hidden ``ROOT/.partial-*`` directory,
+which is renamed to a new ``step_*`` name in one step (a checkpoint at a step that already has one
+gets a fresh name, ``step_<step>-r1`` ..., so a complete checkpoint is never rewritten in place),
+then ``ROOT/latest.json`` pointing at it, and only then older directories of this run are removed.
+A process killed (or a disk that fills up) at any moment leaves ``latest.json`` naming a complete
+checkpoint (or none yet). If ``latest.json`` is lost, damaged, or older than a complete
+checkpoint, :meth:`CheckpointStore.latest` rebuilds it from the newest directory whose manifest and
+checksums verify, so nothing that was complete is ever discarded. Directories of another run
+(another identity) are never removed.
 
 Usage, for any algorithm::
 
@@ -26,20 +30,23 @@ Usage, for any algorithm::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines.common.runfolder import atomic_write, write_json
+from baselines.common.runfolder import METRICS_FILE, atomic_write, write_json
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST_FILE = "latest.json"
 MANIFEST_FILE = "manifest.json"
 LEGACY_STATE_FILE = "state.json"  # checkpoints written before manifests existed
+PARTIAL_PREFIX = ".partial-"  # a checkpoint being written: .partial-<pid>-step_<step>
 MANIFEST_VERSION = 1
 
 # called with a binary file opened for writing (SB3's save functions take one too)
@@ -97,7 +104,11 @@ class Checkpoint:
     def file(self, name: str) -> Path:
         """The path of one of the checkpoint's files; ``CheckpointError`` if it has none such."""
         if name not in self.files:
-            raise CheckpointError(f"checkpoint {self.path} has no {name} (it holds {list(self.files)})")  # fmt: skip
+            raise CheckpointError(
+                f"checkpoint {self.path} has no {name} (it holds {list(self.files)}); resuming "
+                "without it would change the run: restore the file, or start a new run in another "
+                "--out folder"
+            )
         return self.path / name
 
     def has(self, name: str) -> bool:
@@ -119,35 +130,83 @@ class CheckpointStore:
         """Write one checkpoint at ``step`` and make it the latest; returns its directory."""
         if not writers:
             raise ValueError("a checkpoint needs at least one file")
-        name = f"step_{int(step):010d}"
-        ckpt = self.root / name
-        ckpt.mkdir(parents=True, exist_ok=True)
-        files: dict[str, dict[str, Any]] = {}
-        for file_name, writer in writers.items():
-            if "/" in file_name or file_name in (MANIFEST_FILE, LATEST_FILE):
+        for file_name in writers:
+            if "/" in file_name or file_name in (MANIFEST_FILE, LATEST_FILE) or file_name.startswith("."):  # fmt: skip
                 raise ValueError(f"invalid checkpoint file name {file_name!r}")
-            atomic_write(ckpt / file_name, writer)
-            path = ckpt / file_name
-            files[file_name] = {"sha256": file_digest(path), "bytes": path.stat().st_size}
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "step": int(step),
-            "identity": self.identity.as_dict(),
-            "files": files,
-            "state": dict(state),
-        }
-        write_json(ckpt / MANIFEST_FILE, manifest)
+        base = f"step_{int(step):010d}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_partials()
+        partial = self.root / f"{PARTIAL_PREFIX}{os.getpid()}-{base}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        try:
+            files: dict[str, dict[str, Any]] = {}
+            for file_name, writer in writers.items():
+                path = partial / file_name
+                atomic_write(path, writer)
+                files[file_name] = {"sha256": file_digest(path), "bytes": path.stat().st_size}
+            manifest = {
+                "manifest_version": MANIFEST_VERSION,
+                "step": int(step),
+                "identity": self.identity.as_dict(),
+                "files": files,
+                "state": dict(state),
+            }
+            write_json(partial / MANIFEST_FILE, manifest)
+            name, revision = base, 0
+            while (self.root / name).exists():  # never rewrite a complete checkpoint in place
+                revision += 1
+                name = f"{base}-r{revision}"
+            os.rename(partial, self.root / name)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         self._point_to(name, int(step))
         self._prune(keep_name=name)
-        return ckpt
+        return self.root / name
+
+    def _remove_partials(self) -> None:
+        """Remove the unfinished checkpoints of processes that are gone (killed mid-save)."""
+        for path in self.root.glob(f"{PARTIAL_PREFIX}*"):
+            try:
+                pid = int(path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0])
+            except ValueError:
+                continue
+            alive = pid != os.getpid()
+            if alive:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    pass
+            if not alive:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _owned(self, path: Path) -> bool:
+        """Whether ``path`` is a checkpoint this store may prune: of this run, or without identity
+        (written before manifests, or left incomplete by the code before the store's renames)."""
+        manifest = path / MANIFEST_FILE
+        if not manifest.exists():
+            return True
+        try:
+            identity = json.loads(manifest.read_text())["identity"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError):
+            return False  # damaged: leave it for the user to inspect
+        return bool(identity == self.identity.as_dict())
 
     def _point_to(self, name: str, step: int) -> None:
         # "num_timesteps" is what readers of run folders written before the store look for
         write_json(self.root / LATEST_FILE, {"checkpoint": name, "step": step, "num_timesteps": step})  # fmt: skip
 
     def _prune(self, keep_name: str) -> None:
-        """Remove older checkpoint directories beyond ``keep`` (never the latest one)."""
-        older = sorted(p for p in self.root.glob("step_*") if p.is_dir() and p.name != keep_name)
+        """Remove this run's checkpoint directories older than ``keep_name`` beyond ``keep``
+        (never a newer one, nor one of another run)."""
+        older = sorted(
+            p
+            for p in self.root.glob("step_*")
+            if p.is_dir() and p.name < keep_name and self._owned(p)
+        )
         for old in older[: max(0, len(older) - (self.keep - 1))]:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -157,7 +216,9 @@ class CheckpointStore:
 
         Raises :class:`CheckpointError` naming the file when the checkpoint that ``latest.json``
         names is damaged or belongs to another run, or when checkpoint directories exist but none
-        of them verifies. A missing or damaged ``latest.json`` is rebuilt from the directories.
+        of them verifies. A missing or damaged ``latest.json`` is rebuilt from the directories, and
+        so is one that names an older checkpoint than a complete one of this run (a process killed
+        between the two writes).
         """
         latest = self.root / LATEST_FILE
         pointer: str | None = None
@@ -166,9 +227,16 @@ class CheckpointStore:
                 pointer = str(json.loads(latest.read_text())["checkpoint"])
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
                 pointer = None  # rebuilt below from the directories
-        if pointer is not None:
-            return self._verify(self.root / pointer)
+            if pointer is not None and ("/" in pointer or not pointer.startswith("step_")):
+                pointer = None
         candidates = sorted((p for p in self.root.glob("step_*") if p.is_dir()), reverse=True)
+        if pointer is not None:
+            for path in (p for p in candidates if p.name > pointer):
+                with contextlib.suppress(CheckpointError):
+                    ckpt = self._verify(path)
+                    self._point_to(path.name, ckpt.step)
+                    return ckpt
+            return self._verify(self.root / pointer)
         problems = []
         for path in candidates:
             try:
@@ -181,13 +249,18 @@ class CheckpointStore:
         if problems:
             raise CheckpointError(
                 f"{latest} is missing or damaged and no checkpoint under {self.root} verifies "
-                f"({problems[0]}); nothing was changed: restore the files, or resume into a copy"
+                f"({problems[0]}); nothing was changed: restore the damaged files, or start a new run "
+                "in another --out folder"
             )
         return None
 
     def _verify(self, path: Path) -> Checkpoint:
         if not path.is_dir():
-            raise CheckpointError(f"{self.root / LATEST_FILE} names {path.name}, which does not exist")  # fmt: skip
+            raise CheckpointError(
+                f"{self.root / LATEST_FILE} names {path.name}, which does not exist; nothing was "
+                f"changed: restore {path}, or remove {LATEST_FILE} to resume from the newest "
+                "complete checkpoint that remains"
+            )
         manifest_path = path / MANIFEST_FILE
         if not manifest_path.exists():
             if (path / LEGACY_STATE_FILE).exists():
@@ -199,18 +272,34 @@ class CheckpointStore:
             identity = manifest["identity"]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
             raise CheckpointError(f"{manifest_path}: damaged ({err})") from None
+        if not isinstance(identity, dict):
+            raise CheckpointError(f"{manifest_path}: damaged (no identity)")
         if identity != self.identity.as_dict():
             raise CheckpointError(
                 f"{path} belongs to another run (seed {identity.get('seed')}, config "
                 f"{identity.get('config_hash')}; this run: seed {self.identity.seed}, config "
-                f"{self.identity.config_hash}); it was copied in or the settings changed"
+                f"{self.identity.config_hash}); it was copied in or the settings changed. Nothing "
+                "was changed: resume with the run's own settings and checkpoints, or start a new "
+                "run in another --out folder"
             )
+        if not isinstance(files, dict) or not isinstance(state, dict):
+            raise CheckpointError(f"{manifest_path}: damaged (files and state must be objects)")
         for file_name, record in files.items():
             file_path = path / file_name
             if not file_path.exists():
-                raise CheckpointError(f"{file_path}: missing from its checkpoint")
-            if file_path.stat().st_size != record["bytes"] or file_digest(file_path) != record["sha256"]:  # fmt: skip
-                raise CheckpointError(f"{file_path}: damaged checkpoint file (checksum mismatch)")
+                raise CheckpointError(
+                    f"{file_path}: missing from its checkpoint; restore the file, or start a new "
+                    "run in another --out folder"
+                )
+            try:
+                expected_size, expected_hash = int(record["bytes"]), str(record["sha256"])
+            except (KeyError, TypeError, ValueError):
+                raise CheckpointError(f"{manifest_path}: damaged (bad record of {file_name})") from None  # fmt: skip
+            if file_path.stat().st_size != expected_size or file_digest(file_path) != expected_hash:
+                raise CheckpointError(
+                    f"{file_path}: damaged checkpoint file (checksum mismatch); restore it, or "
+                    "start a new run in another --out folder"
+                )
         return Checkpoint(path=path, step=step, state=state, files=tuple(files))
 
     def _legacy(self, path: Path) -> Checkpoint:
@@ -222,3 +311,34 @@ class CheckpointStore:
             raise CheckpointError(f"{path / LEGACY_STATE_FILE}: damaged ({err})") from None
         files = tuple(sorted(p.name for p in path.iterdir() if p.is_file()))
         return Checkpoint(path=path, step=step, state=state, files=files)
+
+
+def resume_checkpoint(store: CheckpointStore, run_dir: Path, resume: bool) -> Checkpoint | None:
+    """The checkpoint a run continues from: ``None`` for a new run (or a resumed one that had not
+    written a checkpoint yet), else the newest verified one of ``store``.
+
+    The one resume rule of every baseline: a resumed run that has results (evaluations in
+    ``metrics.csv``, ``summary.json``, a final model) but no checkpoint is refused, since starting
+    it from step 0 would overwrite them; a damaged or foreign checkpoint is refused by the store.
+    Nothing is written before the checks.
+    """
+    if not resume:
+        return None
+    ckpt = store.latest()
+    if ckpt is not None:
+        return ckpt
+    results = []
+    metrics = run_dir / METRICS_FILE
+    if metrics.exists():
+        with open(metrics, "rb") as handle:
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+        if len(lines) > 1:
+            results.append(f"evaluations in {METRICS_FILE}")
+    results += [name for name in ("summary.json", "final_model.zip") if (run_dir / name).exists()]
+    if results:
+        raise CheckpointError(
+            f"--resume: {run_dir} has results ({', '.join(results)}) but no checkpoint under "
+            f"{store.root}; nothing was changed. Restore the checkpoint, or start a new run in "
+            "another --out folder"
+        )
+    return None

@@ -35,6 +35,13 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 ConfigT = TypeVar("ConfigT")
 
+# Bounds shared by the baseline CLIs: numpy's and SB3's seeding take seeds below 2**32, and the
+# runners add offsets to the seed (evaluation envs, resumed sessions); thread and env counts
+# beyond these are typing mistakes that would exhaust memory before failing.
+MAX_SEED = 2**31 - 1
+MAX_THREADS = 1024
+MAX_ENVS = 1024
+
 
 class UserError(ValueError):
     """A mistake the user can fix (bad argument, missing extra, occupied run folder).
@@ -160,7 +167,11 @@ def build_parser(
         meta = dict(field.metadata)
         if "help" not in meta:
             continue  # derived or internal fields are not options
-        group = groups.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
+        group: Any = parser  # the default group is argparse's own "options"
+        if meta["group"] != "options":
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_argument_group(meta["group"])
+            group = groups[meta["group"]]
         flag = _flag(field.name)
         annotation, _optional = _strip_optional(hints[field.name])
         default = field.default
@@ -173,6 +184,7 @@ def build_parser(
                 kwargs["help"] += " (default: on)"
             else:
                 kwargs["action"] = "store_true"
+                kwargs["help"] += " (default: off)"
             kwargs["default"] = bool(default)
             group.add_argument(flag, **kwargs)
             continue
@@ -195,6 +207,7 @@ def build_parser(
             raise TypeError(f"{config_cls.__name__}.{field.name}: unsupported option type")
         if meta["required"]:
             kwargs["required"] = True
+            kwargs["help"] += " (required)"
         else:
             kwargs["default"] = default
             kwargs["help"] += f" (default: {_describe_default(default)})"
@@ -262,6 +275,16 @@ def run_cli(prog: str, body: Callable[[], int], verbose: bool = False) -> int:
             raise
         message = str(err).strip().replace("\n", " ")
         print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a permission ...: every write is atomic, nothing is torn
+        if verbose:
+            raise
+        message = str(err).strip().replace("\n", " ")
+        print(
+            f"{prog}: error: {message}; the files written so far are complete: fix the cause "
+            "(e.g. free disk space) and continue with --resume",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)

@@ -21,6 +21,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -111,13 +112,22 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         handle.write("\n")
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file, naming the file in the error if it is damaged."""
+def read_json(path: str | os.PathLike[str], expect: type | None = None) -> Any:
+    """Read a JSON file, naming the file in the error if it is damaged (or, with ``expect``, if
+    it does not hold a JSON value of that type, e.g. ``dict``)."""
     try:
-        with open(path) as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); the run folder is damaged") from err
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is damaged (not valid JSON: {err}); restore it from a copy"
+        ) from None
+    if expect is not None and not isinstance(data, expect):
+        raise ValueError(
+            f"{path} is damaged (expected a JSON {expect.__name__}, got {type(data).__name__}); "
+            "restore it from a copy"
+        )
+    return data
 
 
 def git_commit(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
@@ -214,6 +224,42 @@ def check_config_matches(
         )
 
 
+# Names that only a run writes: a folder holding any of them (or a traj_NNN/) holds a run's files.
+RUN_FILE_NAMES = frozenset(
+    {
+        CONFIG_FILE,
+        VERSIONS_FILE,
+        METRICS_FILE,
+        "summary.json",
+        "checkpoints",
+        "logs",
+        "videos",
+        "final_model.zip",
+        "final_vecnormalize.pkl",
+        "final_normalizer.pkl",
+        "hyperparameters.json",
+        "demos.json",
+    }
+)
+
+
+def folder_contents(run_dir: Path) -> list[str]:
+    """The entries of ``run_dir`` (none if it does not exist), without hidden files."""
+    if not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))
+
+
+def run_files(run_dir: Path) -> list[str]:
+    """The entries of ``run_dir`` that a run writes (config, metrics, checkpoints, traj_NNN ...)."""
+    return [n for n in folder_contents(run_dir) if n in RUN_FILE_NAMES or n.startswith("traj_")]
+
+
+def _listing(names: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def prepare_run_folder(
     out: str | os.PathLike[str],
     config: Mapping[str, Any],
@@ -222,29 +268,53 @@ def prepare_run_folder(
 ) -> Path:
     """Create (or, with ``resume``, validate) a run folder and write config and versions.
 
-    A new run refuses a folder that already holds a run, so finished work is never overwritten.
-    On resume the saved config must match ``config`` apart from the keys in ``resume_ignore``.
+    A new run refuses any folder that is not empty (hidden files aside), so finished work is never
+    overwritten, whatever is missing from it. ``--resume`` needs the run's ``config.json``: without
+    it a folder holding run files is refused with how to recover (its advice never leads to a new
+    run over them). On resume the saved config must match ``config`` apart from the keys in
+    ``resume_ignore``. Every refusal happens before anything is written.
     """
     run_dir = Path(out)
     config_path = run_dir / CONFIG_FILE
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"--out {run_dir} is a file, not a folder; choose a folder")
+    found = run_files(run_dir)
     if resume:
         if not config_path.exists():
+            if found:
+                raise FileNotFoundError(
+                    f"--resume: {config_path} is missing, but {run_dir} holds files of a run "
+                    f"({_listing(found)}); nothing was changed. Restore {CONFIG_FILE} (from a "
+                    "copy, or with the run's original settings) and --resume again; a new run "
+                    "cannot start in this folder"
+                )
             raise FileNotFoundError(
                 f"--resume: {run_dir} holds no run ({CONFIG_FILE} missing); "
                 "start it without --resume"
             )
-        check_config_matches(read_json(config_path), config, ignore=resume_ignore)
+        check_config_matches(read_json(config_path, expect=dict), config, ignore=resume_ignore)
     elif config_path.exists():
         raise FileExistsError(
             f"--out {run_dir} already holds a run; "
             "pass --resume to continue it or choose a new folder"
         )
+    elif found:
+        raise FileExistsError(
+            f"--out {run_dir} holds files of a run ({_listing(found)}) but no {CONFIG_FILE}; "
+            f"nothing was changed. Restore {CONFIG_FILE} and pass --resume to continue it, or "
+            "choose a new folder"
+        )
+    elif folder_contents(run_dir):
+        raise FileExistsError(
+            f"--out {run_dir} is not empty ({_listing(folder_contents(run_dir))}); "
+            "choose a new or empty folder"
+        )
+    versions_path = run_dir / VERSIONS_FILE
+    previous = read_json(versions_path, expect=dict) if resume and versions_path.exists() else None
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         write_json(config_path, dict(config))
-    versions_path = run_dir / VERSIONS_FILE
-    if resume and versions_path.exists():
-        previous = read_json(versions_path)
+    if previous is not None:
         history = previous.pop("previous_sessions", [])
         current = collect_versions()
         current["previous_sessions"] = [*history, previous]
@@ -252,3 +322,45 @@ def prepare_run_folder(
     else:
         write_json(versions_path, collect_versions())
     return run_dir
+
+
+@contextlib.contextmanager
+def starting_run(
+    out: str | os.PathLike[str],
+    config: Mapping[str, Any],
+    resume: bool,
+    resume_ignore: Sequence[str] = (),
+) -> Iterator[Path]:
+    """:func:`prepare_run_folder`, undone if the body (the run's set-up) raises.
+
+    A failed start (an env that cannot be made, a device that does not exist, a damaged
+    checkpoint ...) then leaves nothing that blocks the corrected rerun: what this start created
+    in the folder is removed (the folder too, if it created it), and on resume ``versions.json``
+    is put back as it was. Files that existed before are never touched. Use it around the set-up
+    only, up to the first checkpoint or result::
+
+        with starting_run(out, config, resume) as run_dir:
+            ...  # make envs, restore or build the model
+        learn()
+    """
+    run_dir = Path(out)
+    existed = run_dir.is_dir()
+    before = {p.name for p in run_dir.iterdir()} if existed else set()
+    versions = run_dir / VERSIONS_FILE
+    saved_versions = versions.read_bytes() if resume and versions.is_file() else None
+    run_dir = prepare_run_folder(out, config, resume, resume_ignore)
+    try:
+        yield run_dir
+    except BaseException:
+        for path in run_dir.iterdir():
+            if path.name not in before:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        if saved_versions is not None:
+            atomic_write(versions, lambda handle: handle.write(saved_versions))
+        if not existed:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+        raise

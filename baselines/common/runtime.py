@@ -5,17 +5,16 @@ Seeding uses Stable-Baselines3's ``set_random_seed`` (python, numpy, torch) and 
 
 from __future__ import annotations
 
-import os
-
 
 def configure_rendering() -> None:
-    """Pick MuJoCo's EGL backend on a headless machine, unless the user chose one.
+    """Pick MuJoCo's OpenGL backend on a headless machine, unless the user chose one.
 
-    Must run before ``mujoco`` (or an env package importing it) is imported for rendering to work.
+    Must run before ``mujoco`` (or an env package importing it) is imported for rendering to work;
+    see :func:`dexterous_gym.startup.configure_headless_rendering`.
     """
-    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
-        os.environ["MUJOCO_GL"] = "egl"
-        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    from dexterous_gym.startup import configure_headless_rendering
+
+    configure_headless_rendering()
 
 
 def configure_torch(num_threads: int = 1) -> None:

@@ -38,8 +38,11 @@ def load_vecnormalize(path: Any, venv: VecEnv, training: bool = True) -> VecNorm
     """Wrap ``venv`` with saved normalisation statistics."""
     try:
         vecnorm = VecNormalize.load(str(path), venv)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
-        raise CheckpointError(f"{path}: damaged observation normaliser ({err})") from None
+    except Exception as err:  # unpickling garbage can raise almost anything
+        raise CheckpointError(
+            f"{path}: damaged observation normaliser ({type(err).__name__}: {err}); restore it, or "
+            "start a new run in another --out folder"
+        ) from None
     vecnorm.training = training
     return vecnorm
 
@@ -66,11 +69,17 @@ def restore_model(
         )
     try:
         model = algo_cls.load(str(model_path), env=env, **overrides)
-    except (ValueError, KeyError, AssertionError, EOFError, OSError) as err:
-        raise CheckpointError(f"{model_path}: damaged model file ({err})") from None
+    except Exception as err:  # zip, pickle and torch errors of every kind
+        raise CheckpointError(
+            f"{model_path}: damaged model file ({type(err).__name__}: {err}); restore it, or "
+            "start a new run in another --out folder"
+        ) from None
     if ckpt.has(BUFFER_FILE):
         try:
             model.load_replay_buffer(str(ckpt.file(BUFFER_FILE)), truncate_last_traj=True)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
-            raise CheckpointError(f"{ckpt.file(BUFFER_FILE)}: damaged replay buffer ({err})") from None  # fmt: skip
+        except Exception as err:
+            raise CheckpointError(
+                f"{ckpt.file(BUFFER_FILE)}: damaged replay buffer ({type(err).__name__}: {err}); "
+                "restore it, or start a new run in another --out folder"
+            ) from None
     return model

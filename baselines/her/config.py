@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from baselines.common.cli import option, parse_config
+from baselines.common.cli import MAX_ENVS, MAX_SEED, MAX_THREADS, option, parse_config
 
 ALGOS = ("ddpg", "td3", "sac")
 
@@ -59,10 +59,10 @@ class HerConfig:
     timesteps: int = option(help="total env steps", required=True, minimum=1, group=_RUN)
     algo: Literal["ddpg", "td3", "sac"] = option("ddpg", help="off-policy learner", group=_RUN)
     out: Path | None = option(None, help="run folder; None: runs/her/ENV_ALGO_sSEED", group=_RUN)
-    seed: int = option(0, help="random seed", minimum=0, group=_RUN)
-    n_envs: int = option(2, help="envs stepped in lockstep", minimum=1, group=_RUN)
+    seed: int = option(0, help="random seed", minimum=0, maximum=MAX_SEED, group=_RUN)
+    n_envs: int = option(2, help="envs stepped in lockstep", minimum=1, maximum=MAX_ENVS, group=_RUN)  # fmt: skip
     resume: bool = option(False, help="continue the run in --out", group=_RUN)
-    threads: int = option(1, help="torch threads", minimum=1, group=_RUN)
+    threads: int = option(1, help="torch threads", minimum=1, maximum=MAX_THREADS, group=_RUN)
     device: str = option("cpu", help="torch device (cpu, cuda, auto)", group=_RUN)
     eval_freq: int = option(5000, help="env steps between evaluations", minimum=1, group=_RUN)
     eval_episodes: int = option(10, help="episodes per evaluation", minimum=1, group=_RUN)

@@ -32,6 +32,7 @@ from baselines.common.checkpoint import (
     CheckpointError,
     CheckpointStore,
     RunIdentity,
+    resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
 from baselines.common.envs import GOAL_KEYS, episode_length, make_goal_env, make_vec_envs
@@ -39,8 +40,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
-    prepare_run_folder,
-    read_csv,
+    starting_run,
     write_csv,
     write_json,
 )
@@ -128,67 +128,61 @@ def run(args: HerConfig) -> dict[str, Any]:
     """Train (or resume) one HER run as described by ``args``; returns the summary."""
     verbose = args.verbose
     configure_torch(args.threads)
+    # everything the user can get wrong is checked before the run folder is touched
     episode_steps = episode_length(args.env)
+    make_goal_env(args.env).close()  # a goal env (HER needs compute_reward)
     hp = resolve_hyperparameters(args, episode_steps)
     config = {**config_to_dict(args), "runner": "baselines.her", "episode_steps": episode_steps}
-    run_dir = prepare_run_folder(args.run_dir, config, args.resume, resume_ignore=RESUME_MAY_CHANGE)
     store = CheckpointStore(
-        run_dir / CHECKPOINT_DIR, RunIdentity.of(config, args.seed, ignore=RESUME_MAY_CHANGE)
+        args.run_dir / CHECKPOINT_DIR, RunIdentity.of(config, args.seed, ignore=RESUME_MAY_CHANGE)
     )
-    if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
-        write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
     algo_cls = ALGO_CLASSES[args.algo]
+    # the set-up: if it fails, nothing of this start is left to block the corrected rerun
+    with starting_run(args.run_dir, config, args.resume, RESUME_MAY_CHANGE) as run_dir:
+        ckpt = resume_checkpoint(store, run_dir, args.resume)
+        if ckpt is not None and args.normalize and not ckpt.has(VECNORM_FILE):
+            raise CheckpointError(
+                f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
+                "would change the run (restore the file, or start a new run in another --out folder)"
+            )
+        start = ckpt.num_timesteps if ckpt else 0
+        if start > args.timesteps:
+            raise ValueError(
+                f"--timesteps {args.timesteps} is below the checkpoint's {start} steps; "
+                "pass a larger total to extend the run"
+            )
+        if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
+            write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
+        state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
+        history: list[dict[str, Any]] = list(state.get("eval_history", []))
+        sessions: list[dict[str, Any]] = list(state.get("sessions", []))
+        clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
 
-    ckpt = store.latest() if args.resume else None
-    if ckpt is not None and args.normalize and not ckpt.has(VECNORM_FILE):
-        raise CheckpointError(
-            f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
-            "would change the run (restore the file, or start a new run in another --out folder)"
+        # Each session gets its own env seeds so a resumed run does not replay the same goals.
+        env_seed = args.seed + start
+        set_random_seed(env_seed)
+        if ckpt is not None and ckpt.has(VECNORM_FILE):
+            base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
+            train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
+            vecnorm: VecNormalize | None = train_env  # type: ignore[assignment]
+        else:
+            train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
+        eval_env, _ = make_envs(
+            args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False
         )
-    start = ckpt.num_timesteps if ckpt else 0
-    if start > args.timesteps:
-        raise ValueError(
-            f"--timesteps {args.timesteps} is below the checkpoint's {start} steps; "
-            "pass a larger total to extend the run"
-        )
-    state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
-    history: list[dict[str, Any]] = list(state.get("eval_history", []))
-    sessions: list[dict[str, Any]] = list(state.get("sessions", []))
-    clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
 
-    # Each session gets its own env seeds so a resumed run does not replay the same goals.
-    env_seed = args.seed + start
-    set_random_seed(env_seed)
-    if ckpt is not None and ckpt.has(VECNORM_FILE):
-        base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
-        train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
-        vecnorm: VecNormalize | None = train_env  # type: ignore[assignment]
-    else:
-        train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
-    eval_env, _ = make_envs(
-        args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False
-    )
-
-    if ckpt is not None:
-        log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
-        model = restore_model(algo_cls, ckpt, train_env, device=args.device)
-        model.set_random_seed(env_seed)
-        # The metrics file may hold evaluations made after the checkpoint: roll it back.
-        write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
-    else:
-        if args.resume:
-            metrics = run_dir / METRICS_FILE
-            if metrics.exists() and read_csv(metrics):
-                # evaluations without a checkpoint: restarting would overwrite them
-                raise CheckpointError(
-                    f"--resume: {run_dir} has evaluations in {METRICS_FILE} but no checkpoint "
-                    f"under {CHECKPOINT_DIR}/; nothing was changed. Restore the checkpoint, "
-                    "or start a new run in another --out folder"
-                )
-            log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
-            history, sessions = [], []
-        model = build_model(args, hp, train_env)
-    model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
+        if ckpt is not None:
+            log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
+            model = restore_model(algo_cls, ckpt, train_env, device=args.device)
+            model.set_random_seed(env_seed)
+            # The metrics file may hold evaluations made after the checkpoint: roll it back.
+            write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
+        else:
+            if args.resume:
+                log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
+                history, sessions = [], []
+            model = build_model(args, hp, train_env)
+        model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
 
     sessions.append({"start_timesteps": start, "target_timesteps": args.timesteps})
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from baselines.common.cli import option, parse_config
+from baselines.common.cli import MAX_SEED, MAX_THREADS, option, parse_config
 
 PROG = "python -m baselines.td3_demos"
 PresetName = Literal["paper", "reduced", "smoke"]
@@ -100,9 +100,9 @@ class Td3DemosConfig:
         None, help="action coupling (1: none; None: the preset's 0.7)", positive=True, maximum=1.0
     )
     timesteps: int | None = option(None, help="total env steps (None: the preset's)", minimum=1)
-    seed: int = option(0, help="random seed", minimum=0)
+    seed: int = option(0, help="random seed", minimum=0, maximum=MAX_SEED)
     resume: bool = option(False, help="continue the run in --out")
-    threads: int = option(1, help="torch threads", minimum=1)
+    threads: int = option(1, help="torch threads", minimum=1, maximum=MAX_THREADS)
     device: str = option("cpu", help="torch device (cpu, cuda, auto)")
     video: bool = option(True, help="a video of the final policy (video_steps steps)")
     progress: bool = option(True, help="progress bar")

@@ -33,6 +33,7 @@ from baselines.common.checkpoint import (
     CheckpointError,
     CheckpointStore,
     RunIdentity,
+    resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
 from baselines.common.envs import check_env_id
@@ -40,7 +41,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
-    prepare_run_folder,
+    starting_run,
     write_csv,
     write_json,
 )
@@ -146,8 +147,11 @@ def _load_pickle(path: Path) -> Any:
     try:
         with open(path, "rb") as handle:
             return pickle.load(handle)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
-        raise CheckpointError(f"{path}: damaged ({err})") from None
+    except Exception as err:  # unpickling garbage can raise almost anything
+        raise CheckpointError(
+            f"{path}: damaged ({type(err).__name__}: {err}); restore it, or start a new run in "
+            "another --out folder"
+        ) from None
 
 
 def resolve_demos(config: Td3DemosConfig, hp: Td3DemosHyperparameters) -> tuple[DemoStates | None, dict[str, Any]]:  # fmt: skip
@@ -234,47 +238,49 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
         "algorithm": config.algorithm,
         "hyperparameters": {k: v for k, v in hyperparameters_dict(hp).items() if k != "timesteps"},
     }
-    run_dir = prepare_run_folder(config.out, run_config, config.resume, resume_ignore=RESUME_MAY_CHANGE)  # fmt: skip
     store = CheckpointStore(
-        run_dir / CHECKPOINT_DIR, RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE)
+        config.out / CHECKPOINT_DIR,
+        RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE),
     )
-    if not config.resume:
-        write_json(run_dir / "demos.json", demo_info)
+    # the set-up: if it fails, nothing of this start is left to block the corrected rerun
+    with starting_run(config.out, run_config, config.resume, RESUME_MAY_CHANGE) as run_dir:
+        if not config.resume:
+            write_json(run_dir / "demos.json", demo_info)
+        ckpt = resume_checkpoint(store, run_dir, config.resume)
+        start = ckpt.step if ckpt else 0
+        if start > hp.timesteps:
+            raise ValueError(f"--timesteps {hp.timesteps} is below the checkpoint's {start} steps")
+        state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
+        history: list[dict[str, Any]] = list(state.get("eval_history", []))
+        clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
 
-    ckpt = store.latest() if config.resume else None
-    start = ckpt.step if ckpt else 0
-    if start > hp.timesteps:
-        raise ValueError(f"--timesteps {hp.timesteps} is below the checkpoint's {start} steps")
-    state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
-    history: list[dict[str, Any]] = list(state.get("eval_history", []))
-    clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
-
-    set_random_seed(config.seed)
-    base = make_train_env(config.env, hp, demos, config.seed)
-    eval_venv = DummyVecEnv([lambda: make_eval_env(config.env, hp)])
-    normalizer: RunningObsNormalizer | None = None
-    if ckpt is not None:
-        log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
-        if hp.normalize:
-            normalizer = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)  # type: ignore[assignment]
-        train_env: VecEnv = normalizer if normalizer is not None else base
-        # force_reset=False keeps the model's last observation: the envs are restored to it
-        model: TD3 = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)  # type: ignore[assignment]
-        base.env_method("restore", _load_pickle(ckpt.file(SCHEDULER_FILE)))
-        _restore_random_streams(model, _load_pickle(ckpt.file(RNG_FILE)))
-        write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
-    else:
-        if config.resume:
-            log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
-            history = []
-        if hp.normalize:
-            normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every)
-        train_env = normalizer if normalizer is not None else base
-        model = build_model(hp, train_env, config.seed, config.device)
-    eval_env: VecEnv = eval_venv
-    if normalizer is not None:
-        eval_env = RunningObsNormalizer(eval_venv, recompute_every=hp.recompute_every, training=False)  # fmt: skip
-    model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
+        set_random_seed(config.seed)
+        base = make_train_env(config.env, hp, demos, config.seed)
+        eval_venv = DummyVecEnv([lambda: make_eval_env(config.env, hp)])
+        normalizer: RunningObsNormalizer | None = None
+        if ckpt is not None:
+            log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
+            if hp.normalize:
+                normalizer = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)  # type: ignore[assignment]
+            train_env: VecEnv = normalizer if normalizer is not None else base
+            # force_reset=False keeps the model's last observation: the envs are restored to it
+            restored = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)
+            model: TD3 = restored  # type: ignore[assignment]
+            base.env_method("restore", _load_pickle(ckpt.file(SCHEDULER_FILE)))
+            _restore_random_streams(model, _load_pickle(ckpt.file(RNG_FILE)))
+            write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
+        else:
+            if config.resume:
+                log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
+                history = []
+            if hp.normalize:
+                normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every)
+            train_env = normalizer if normalizer is not None else base
+            model = build_model(hp, train_env, config.seed, config.device)
+        eval_env: VecEnv = eval_venv
+        if normalizer is not None:
+            eval_env = RunningObsNormalizer(eval_venv, recompute_every=hp.recompute_every, training=False)  # fmt: skip
+        model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
 
     def current_state() -> dict[str, Any]:
         return {"eval_history": eval_cb.history, "wall_time_s": round(clock.total(), 2)}

@@ -1,6 +1,6 @@
 """The two Gymnasium wrappers that turn Stable-Baselines3's TD3 into TD3+demos.
 
-Charlesworth & Montana (ICML 2021), section 5: TD3 whose executed action is coupled to the
+Charlesworth & Montana (ICML 2021): TD3 whose executed action is coupled to the
 previous one, conditioned on that previous action, and regularly restarted from states of TOPDM
 demonstrations. Both pieces are wrappers, so they serve any off-policy learner (TD3, SAC, and HER
 on goal envs):

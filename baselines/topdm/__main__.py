@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from baselines.common.cli import option, parse_config, run_cli
+from baselines.common.cli import MAX_SEED, MAX_THREADS, option, parse_config, run_cli
 from baselines.common.runtime import configure_rendering
 
 PROG = "python -m baselines.topdm"
@@ -21,16 +21,25 @@ class TopdmRunConfig:
     env: str = option(help="dense env ID, e.g. EggHandOver-v0", required=True)
     preset: PresetName = option(help="planner settings (see docs/topdm.md)", required=True)
     out: Path = option(help="run folder (one traj_NNN/ per trajectory)", required=True)
-    seed: int = option(0, help="seed of the first trajectory (then seed+1, ...)", minimum=0)
+    seed: int = option(
+        0, help="seed of the first trajectory (then seed+1, ...)", minimum=0, maximum=MAX_SEED
+    )
     resume: bool = option(False, help="continue the run in --out")
     mppi: bool = option(False, help="MPPI at the same simulator budget instead of TOPDM")
     trajectories: int = option(1, help="independent trajectories", minimum=1)
-    threads: int | None = option(None, help="rollout threads (None: all cores)", minimum=1)
+    threads: int | None = option(
+        None, help="rollout threads (None: all cores)", minimum=1, maximum=MAX_THREADS
+    )
     video: bool = option(True, help="a captioned GIF of each trajectory")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_config(TopdmRunConfig, argv, PROG, description=__doc__)
+    args = parse_config(
+        TopdmRunConfig,
+        argv,
+        PROG,
+        description="TOPDM (or MPPI) trajectories on a Dexterous Gym env, in a resumable run folder.",
+    )
     configure_rendering()
     return run_cli(PROG, lambda: _run(args))
 
@@ -40,9 +49,12 @@ def _run(args: TopdmRunConfig) -> int:
     from baselines.common.envs import check_env_id
     from baselines.common.runfolder import prepare_run_folder
     from baselines.topdm.config import make_config
-    from baselines.topdm.run import run
+    from baselines.topdm.run import dexterous_env, run
 
-    check_env_id(args.env)  # before the run folder exists, so a typo leaves nothing behind
+    # everything the user can get wrong is checked before the run folder exists, so a mistake
+    # leaves nothing behind that would block the corrected command
+    check_env_id(args.env)
+    dexterous_env(args.env).close()  # TOPDM needs the state API of a Dexterous Gym env
     config = make_config(args.preset, args.env)
     run_config = {
         "env": args.env,

@@ -143,11 +143,14 @@ def _video(trajectory: Path, gif: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m baselines.topdm.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.topdm.report",
+        description=__doc__.replace("``", ""),  # the docstring without its reST markup
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("runs", nargs="*", help="run folders written by python -m baselines.topdm")
-    parser.add_argument("--plot", type=Path, help="write the per-step figure here (PNG)")
-    parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    parser.add_argument("--plot", type=Path, help="write the per-step figure here (PNG; default: none)")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="write the Markdown table here (default: stdout only)")  # fmt: skip
     parser.add_argument("--video", nargs=2, type=Path, metavar=("TRAJECTORY", "GIF"),
                         help="render a trajectory file to a captioned GIF")  # fmt: skip
     args = parser.parse_args(argv)

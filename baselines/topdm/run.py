@@ -38,6 +38,8 @@ from dexterous_gym.rollout import BatchedRollout
 
 PLANNER_STATE = "planner_state.npz"  # the file of each checkpoint
 LEGACY_CHECKPOINT = "checkpoint.npz"  # the single file of folders written before the store
+TRAJECTORY_FILE = "trajectory.npz"  # + trajectory.json, its sidecar
+SUMMARY_FILE = "summary.json"
 
 
 def dexterous_env(env_id: str, **kwargs: Any) -> DexterousMujocoEnv:
@@ -68,10 +70,15 @@ def _decode(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as data:
             ckpt: dict[str, Any] = {k: data[k] for k in data.files}
         ckpt["rng"] = json.loads(str(ckpt["rng"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"{path}: damaged checkpoint ({err})") from None
-    if ckpt["prev_means"].size == 0:
-        ckpt["prev_means"] = None
+        if ckpt["prev_means"].size == 0:
+            ckpt["prev_means"] = None
+        if ckpt["states"].ndim != 2 or ckpt["actions"].ndim != 2 or int(ckpt["t"]) < 0:
+            raise ValueError("arrays of the wrong shape")
+    except (OSError, ValueError, KeyError, EOFError, TypeError, IndexError, AttributeError, zipfile.BadZipFile) as err:  # fmt: skip
+        raise CheckpointError(
+            f"{path}: damaged checkpoint ({type(err).__name__}: {err}); restore it, or re-run "
+            "this trajectory in another --out folder"
+        ) from None
     return ckpt
 
 
@@ -107,6 +114,82 @@ def _identity_on_disk(root: Path) -> RunIdentity:
     return RunIdentity("", -1)
 
 
+def _finished_summary(
+    out_dir: Path,
+    expected: dict[str, Any],
+    progress: Callable[[], dict[str, Any] | None],
+    traj_len: int,
+) -> dict[str, Any] | None:
+    """On ``--resume``: the summary of a finished trajectory, or ``None`` to go on planning.
+
+    A finished trajectory's files (``trajectory.npz``/``.json``, ``summary.json``) must load and
+    belong to this trajectory (env, seed, planner, settings in ``expected``); a damaged or foreign
+    one stops the resume, naming it, and is left as it is. Missing ones are rebuilt exactly from
+    the trajectory's complete checkpoint (``None`` is returned, and the caller writes only what is
+    missing); without a complete checkpoint the resume stops too.
+    """
+    npz = out_dir / TRAJECTORY_FILE
+    sidecar = npz.with_suffix(".json")
+    summary_path = out_dir / SUMMARY_FILE
+    present = [p for p in (npz, sidecar, summary_path) if p.exists()]
+    if not present:
+        return None  # not finished: continue from the checkpoint
+
+    def complete() -> bool:
+        saved = progress()
+        return saved is not None and int(saved["t"]) >= traj_len
+
+    def advice(names: str) -> str:
+        if complete():
+            return f"remove {names} to have it rebuilt from the trajectory's checkpoint"
+        return "restore it from a copy, or re-run this seed in another --out folder"
+
+    if npz.exists() and sidecar.exists():
+        try:
+            traj = load_trajectory(npz)
+        except TrajectoryFileError as err:
+            raise CheckpointError(
+                f"{err}; the trajectory finished but its file is damaged: "
+                f"{advice(f'{npz.name} and {sidecar.name}')} (nothing was changed)"
+            ) from None
+        wrong = {k: traj.meta.get(k) for k, v in expected.items() if traj.meta.get(k) != v}
+        if wrong:
+            raise CheckpointError(
+                f"{sidecar}: a trajectory of another run ({wrong}; this one: "
+                f"{ {k: expected[k] for k in wrong} }); it was copied in. Nothing was changed: "
+                f"{advice(f'{npz.name} and {sidecar.name}')}"
+            )
+    elif npz.exists() or sidecar.exists():
+        missing = sidecar if npz.exists() else npz
+        raise CheckpointError(
+            f"{missing}: missing beside {(npz if missing == sidecar else sidecar).name}; nothing "
+            f"was changed: {advice('the other file')}"
+        )
+    summary = None
+    if summary_path.exists():
+        try:
+            summary = read_json(summary_path, expect=dict)
+        except ValueError as err:
+            raise CheckpointError(f"{err}, or {advice(summary_path.name)}") from None
+        wrong = {k: summary.get(k) for k in ("env_id", "seed", "planner") if summary.get(k) != expected[k]}  # fmt: skip
+        if wrong:
+            raise CheckpointError(
+                f"{summary_path}: the summary of another run ({wrong}); it was copied in. "
+                f"Nothing was changed: {advice(summary_path.name)}"
+            )
+    if summary is not None and npz.exists():
+        return summary
+    if not complete():
+        lost = [p.name for p in (npz, sidecar, summary_path) if not p.exists()]
+        raise CheckpointError(
+            f"{out_dir}: the trajectory finished but {', '.join(lost)} "
+            f"{'is' if len(lost) == 1 else 'are'} missing and its checkpoint is not complete, so "
+            "they cannot be rebuilt; nothing was changed: restore them from a copy, or re-run "
+            "this seed in another --out folder"
+        )
+    return None
+
+
 def run_trajectory(
     env_id: str,
     config: TopdmConfig,
@@ -119,20 +202,32 @@ def run_trajectory(
     max_steps: int | None = None,
 ) -> dict[str, Any]:
     """Plan and execute one trajectory; returns its summary. ``max_steps`` stops early (tests)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary_path = out_dir / "summary.json"
-    if resume and summary_path.exists():
-        try:  # a finished trajectory: make sure its file is intact before reporting it done
-            load_trajectory(out_dir / "trajectory.npz")
-        except TrajectoryFileError as err:
-            raise CheckpointError(
-                f"{err}; the trajectory finished but its file is damaged: restore it from a "
-                "copy, or re-run this seed in another --out folder (nothing was changed)"
-            ) from None
-        return read_json(summary_path)
+    summary_path = out_dir / SUMMARY_FILE
     identity = trajectory_identity(env_id, config, seed, mppi)
     store = CheckpointStore(out_dir / CHECKPOINT_DIR, identity)
-    saved = read_progress(out_dir, identity) if resume else None
+    planner_name = "mppi" if mppi else "topdm"
+    expected = {"env_id": env_id, "seed": seed, "planner": planner_name, "config": config.to_dict()}
+    if not resume:
+        found = [n for n in (CHECKPOINT_DIR, LEGACY_CHECKPOINT, TRAJECTORY_FILE, SUMMARY_FILE) if (out_dir / n).exists()]  # fmt: skip
+        if found:
+            raise FileExistsError(
+                f"{out_dir} already holds a trajectory ({', '.join(found)}); pass resume=True "
+                "(--resume) to continue it, or choose a new folder"
+            )
+    saved = None
+    if resume:
+        cache: list[dict[str, Any] | None] = []
+
+        def progress() -> dict[str, Any] | None:
+            if not cache:
+                cache.append(read_progress(out_dir, identity))
+            return cache[0]
+
+        finished = _finished_summary(out_dir, expected, progress, config.traj_len)
+        if finished is not None:
+            return finished
+        saved = progress()
+    out_dir.mkdir(parents=True, exist_ok=True)
     # rollouts and execution never see TimeLimit: truncation must not stop a rollout
     env = dexterous_env(env_id)
     rollout = BatchedRollout(env, n_threads=n_threads)
@@ -212,9 +307,20 @@ def run_trajectory(
         "goal": env.state_layout.split(ckpt["states"][0]).goal.tolist(),
         "seed": seed,
         "config": config.to_dict(),
-        "planner": "mppi" if mppi else "topdm",
+        "planner": planner_name,
     }
-    save_trajectory(out_dir / "trajectory.npz", arrays, meta)
+    if (out_dir / TRAJECTORY_FILE).exists():  # on resume, checked intact: it must be this one
+        kept = load_trajectory(out_dir / TRAJECTORY_FILE)
+        if not all(np.array_equal(getattr(kept, k), v, equal_nan=True) for k, v in arrays.items()):
+            raise CheckpointError(
+                f"{out_dir / TRAJECTORY_FILE} differs from the trajectory its checkpoint holds; "
+                "nothing was changed: restore the folder from a copy, or re-run this seed in "
+                "another --out folder"
+            )
+    else:
+        save_trajectory(out_dir / TRAJECTORY_FILE, arrays, meta)
+    if summary_path.exists():  # checked intact on resume; only the trajectory was rebuilt
+        return read_json(summary_path, expect=dict)
     summary: dict[str, Any] = {
         "finished": True,
         "env_id": env_id,

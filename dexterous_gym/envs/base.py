@@ -13,7 +13,8 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dexterous_gym.simulation import Simulation, StateLayout, check_state_vector
+from dexterous_gym.simulation import Simulation, StateLayout, check_state_vector, state_slices
+from dexterous_gym.validation import check_int, describe
 
 DEFAULT_SIZE = 500  # default render width and height, as the original
 
@@ -39,6 +40,10 @@ def _register_exit_hook() -> None:
 
 SETTLE_STEPS = 10  # zero-action env steps that let a standard reset come to rest, as the original
 RESET_OPTIONS = ("state", "keep_step_count")
+MAX_FRAME_SIZE = 8192  # pixels per side of a rendered frame
+MAX_SUBSTEPS = 10_000  # physics steps per env step
+MAX_STEP_COUNT = 2**31  # a state's step count is an integer in [0, MAX_STEP_COUNT]
+QUAT_NORM_TOLERANCE = 1e-6  # |norm - 1| of a free joint's quaternion (MuJoCo keeps ~1e-15)
 
 ObsT = TypeVar("ObsT")
 
@@ -101,14 +106,15 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         camera: dict[str, Any],
         init_kwargs: dict[str, Any],
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+        if render_mode is not None and (
+            not isinstance(render_mode, str) or render_mode not in self.metadata["render_modes"]
+        ):
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
             )
-        if int(n_substeps) < 1:
-            raise ValueError(f"n_substeps must be a positive integer, got {n_substeps!r}")
-        if int(width) < 1 or int(height) < 1:
-            raise ValueError(f"width and height must be positive, got {width}x{height}")
+        n_substeps = check_int(n_substeps, "n_substeps", minimum=1, maximum=MAX_SUBSTEPS)
+        width = check_int(width, "width", minimum=1, maximum=MAX_FRAME_SIZE)
+        height = check_int(height, "height", minimum=1, maximum=MAX_FRAME_SIZE)
         # The offscreen framebuffer must hold the requested frame (MuJoCo's default is 640x480).
         model.vis.global_.offwidth = int(width)
         model.vis.global_.offheight = int(height)
@@ -127,6 +133,27 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         self._truncate_at: int | None = None
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.dt)}
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.sim.n_actions,), dtype=np.float32)
+        # what check_state tests against: free-joint quaternions and the control ranges
+        slices = state_slices(model)
+        qpos_at, ctrl = slices["qpos"].start, slices["ctrl"]
+        free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+        self._state_quats = [
+            (model.joint(j).name, qpos_at + model.jnt_qposadr[j] + 3) for j in free
+        ]
+        self._state_ctrl = ctrl
+        self._state_time = slices["time"].start
+        self._state_applied = (slices["qfrc_applied"], slices["xfrc_applied"])
+
+    @property
+    def env_label(self) -> str:
+        """The env's ID (or class name) for messages."""
+        spec = getattr(self, "spec", None)
+        return spec.id if spec is not None else type(self).__name__
+
+    @property
+    def elapsed_steps(self) -> int:
+        """Env steps taken this episode (the step count stored in :meth:`get_state` vectors)."""
+        return self._elapsed_steps
 
     @property
     def dt(self) -> float:
@@ -189,8 +216,11 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         the one ``s`` came from would have. ``seed`` seeds the env's random stream either way; a
         start from a state draws nothing from it.
 
-        Unknown option keys and bad states raise ValueError before anything changes.
+        Unknown option keys and bad states raise ValueError (a seed that is not a non-negative
+        integer or None: TypeError/ValueError) before anything changes.
         """
+        if seed is not None:
+            check_int(seed, "seed", minimum=0)
         start_state, keep_step_count = self._parse_reset_options(options)
         super().reset(seed=seed)
         if start_state is None:
@@ -210,6 +240,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
     ) -> tuple[np.ndarray | None, bool]:
         if options is None:
             return None, False
+        if not isinstance(options, dict):
+            raise TypeError(f"options must be a dict such as {{'state': s}} or None, got {describe(options)}")  # fmt: skip
         unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
         if unknown:
             raise ValueError(
@@ -222,7 +254,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
             if keep_step_count:
                 raise ValueError("keep_step_count needs a 'state' option to take the count from")
             return None, False
-        state = check_state_vector(options["state"], self.state_size, name="options['state']")
+        state = self.check_state(options["state"], name="options['state']")
         return state, bool(keep_step_count)
 
     def _start_random_episode(self) -> None:
@@ -270,13 +302,75 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         return self.state_layout.join(self.sim.physics_state(), self.goal, self._elapsed_steps)
 
     def set_state(self, state: ArrayLike) -> None:
-        """Restore a vector from :meth:`get_state`. Wrong size or non-finite raises ValueError and
-        leaves the env untouched. Stepping afterwards is bitwise identical to stepping the env the
-        state was taken from."""
-        parts = self.state_layout.split(check_state_vector(state, self.state_size))
+        """Restore a vector from :meth:`get_state`. A state that fails :meth:`check_state` raises
+        ValueError (TypeError if it is not numbers) and leaves the env untouched. Stepping
+        afterwards is bitwise identical to stepping the env the state was taken from; gym.make's
+        time limit follows the restored step count."""
+        parts = self.state_layout.split(self.check_state(state))
         self.goal = parts.goal.copy()
         self.sim.set_physics_state(parts.physics)
         self._elapsed_steps = int(parts.step_count)
+
+    def check_state(self, state: ArrayLike, name: str = "state") -> np.ndarray:
+        """``state`` as a float64 vector if it can be a :meth:`get_state` vector of this env.
+
+        Checked: a flat array of real numbers of :attr:`state_size`, all finite; a step count that
+        is an integer in [0, 2**31]; a time >= 0; unit quaternions (to 1e-6) in every free joint
+        (objects and targets); controls inside the actuators' control ranges; and, for goal envs,
+        unit goal quaternions and goal positions inside the env's goal boxes. Envs of different
+        families differ in size or goal boxes, so a state of another family is refused; a state of
+        another object of the same family (EggHandOver vs BlockHandOver) has the same layout and
+        goal boxes and cannot be told apart. ValueError names the first failed check.
+        """
+        array = check_state_vector(state, self.state_size, name=name)
+        self.check_state_batch(array[None], name=name, batched=False)
+        return array
+
+    def check_state_batch(self, states: np.ndarray, name: str = "states", batched: bool = True) -> None:  # fmt: skip
+        """:meth:`check_state`'s model checks on finite float64 states of shape (n, state_size)."""
+        parts = self.state_layout.split(states)
+        physics = parts.physics
+        problems: list[tuple[np.ndarray, str]] = []
+        count = parts.step_count
+        problems.append(
+            (
+                (count < 0) | (count > MAX_STEP_COUNT) | (count != np.floor(count)),
+                f"its step count (the last entry) must be an integer in [0, {MAX_STEP_COUNT}]",
+            )
+        )
+        problems.append((physics[:, self._state_time] < 0, "its time (entry 0) must be >= 0"))
+        for joint, at in self._state_quats:
+            norm = np.linalg.norm(physics[:, at : at + 4], axis=-1)
+            problems.append(
+                (
+                    np.abs(norm - 1.0) > QUAT_NORM_TOLERANCE,
+                    f"the quaternion of free joint {joint!r} (entries {at}-{at + 3}) must have norm 1",
+                )
+            )
+        ctrl = physics[:, self._state_ctrl]
+        tol = 1e-9 * (1.0 + np.abs(self.sim.ctrl_high - self.sim.ctrl_low))
+        problems.append(
+            (
+                np.any(
+                    (ctrl < self.sim.ctrl_low - tol) | (ctrl > self.sim.ctrl_high + tol), axis=-1
+                ),
+                f"its controls (entries {self._state_ctrl.start}-{self._state_ctrl.stop - 1}) must "
+                "lie in the actuators' control ranges",
+            )
+        )
+        problems.extend(self._goal_problems(parts.goal))
+        for bad, what in problems:
+            if np.any(bad):
+                index = int(np.flatnonzero(bad)[0])
+                where = f"{name}[{index}]" if batched else name
+                raise ValueError(
+                    f"{where} is not a state of {self.env_label}: {what}; is it from another env "
+                    "or damaged? (states come from this env's get_state())"
+                )
+
+    def _goal_problems(self, goals: np.ndarray) -> list[tuple[np.ndarray, str]]:
+        """(bad mask, message) pairs for goals of shape (n, goal_size); goal envs override."""
+        return []
 
     # --- rendering ------------------------------------------------------------------------------
 
@@ -312,10 +406,13 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
 
     def __getstate__(self) -> dict[str, Any]:
         rng = self._np_random.bit_generator.state if self._np_random is not None else None
+        # the spaces travel whole, with their own random streams (action_space.sample())
+        spaces = {"action_space": self.action_space, "observation_space": self.observation_space}
         return {
             "init_kwargs": self._init_kwargs,
             "state": self.get_state(),
             "rng": rng,
+            "spaces": spaces,
             "spec": self.spec,
             "truncate_at": self._truncate_at,
         }
@@ -329,3 +426,5 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
             self._np_random = rng
         self.spec = saved["spec"]
         self._truncate_at = saved.get("truncate_at")
+        for key, space in saved.get("spaces", {}).items():
+            setattr(self, key, space)

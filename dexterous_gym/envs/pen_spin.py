@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, DexterousMujocoEnv, Evaluation
 from dexterous_gym.scenes import pen_spin_model
 from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
+from dexterous_gym.validation import check_real
 
 POSITION_NOISE = 0.005  # std of the pen's initial x, y, z noise (m)
 MIN_START_HEIGHT = 0.04  # a reset is retried until the pen's centre is above this z
@@ -158,12 +159,10 @@ class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
         init_kwargs = dict(locals())
         init_kwargs.pop("self")
         init_kwargs.pop("__class__", None)
-        if direction not in (1, -1):
+        if check_real(direction, "direction") not in (1.0, -1.0):
             raise ValueError(f"direction must be +1 or -1, got {direction!r}")
-        if not np.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
         self.direction = float(direction)
-        self.alpha = float(alpha)
+        self.alpha = check_real(alpha, "alpha")
         self.max_episode_steps = PEN_SPIN_MAX_EPISODE_STEPS
         model = pen_spin_model()
         self._init_simulation(

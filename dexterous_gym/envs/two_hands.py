@@ -22,13 +22,15 @@ from dexterous_gym.tasks import (
     Box3,
     Task,
 )
+from dexterous_gym.validation import check_bool, check_choice, check_real, describe, real_array
 
 TARGET_ROTATIONS = ("xyz", "z", "ignore")
 REWARD_TYPES = ("dense", "sparse")
 
 
 def _check_box(value: ArrayLike, name: str) -> Box3:
-    array = np.asarray(value, dtype=np.float64)
+    expected = "[[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]]"
+    array = real_array(value, name, expected)
     if array.shape == (3, 2):  # the original's [[x_lo, x_hi], [y_lo, y_hi], [z_lo, z_hi]]
         array = array.T
     if array.shape != (2, 3) or not np.all(np.isfinite(array)) or np.any(array[0] > array[1]):
@@ -217,6 +219,8 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         init_kwargs = dict(locals())
         init_kwargs.pop("self")
         init_kwargs.pop("__class__", None)
+        if not isinstance(task, str | Task):
+            raise TypeError(f"task must be a two-hand env ID or a Task, got {describe(task)}")
         if isinstance(task, str):
             if task not in TASKS_BY_ID:
                 raise ValueError(
@@ -226,18 +230,14 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         if task.family not in FAMILIES or task.object not in OBJECTS:
             raise ValueError(f"task has an unknown family or object: {task!r}")
         reward_type = task.reward_type if reward_type is None else reward_type
-        if reward_type not in REWARD_TYPES:
-            raise ValueError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
-        if target_rotation not in TARGET_ROTATIONS:
-            raise ValueError(
-                f"target_rotation must be one of {TARGET_ROTATIONS}, got {target_rotation!r}"
-            )
-        for name, value in (
-            ("distance_threshold", distance_threshold),
-            ("rotation_threshold", rotation_threshold),
-        ):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        check_choice(reward_type, "reward_type", REWARD_TYPES)
+        check_choice(target_rotation, "target_rotation", TARGET_ROTATIONS)
+        distance_threshold = check_real(distance_threshold, "distance_threshold", positive=True)
+        rotation_threshold = check_real(rotation_threshold, "rotation_threshold", positive=True)
+        if dist_multiplier is not None:  # a negative weight would reward moving away
+            dist_multiplier = check_real(dist_multiplier, "dist_multiplier", minimum=0.0)
+        if randomise_initial_rotation is not None:
+            check_bool(randomise_initial_rotation, "randomise_initial_rotation")
 
         self.task = task
         self.family = family = FAMILIES[task.family]
@@ -326,8 +326,21 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         """Reward, success and distances for achieved/desired goals of any (equal) batch shape.
 
         The env's one reward function: ``step``, :meth:`compute_reward`, :meth:`compute_success`
-        and the batched rollouts (through :meth:`evaluate`) all use it.
+        and the batched rollouts (through :meth:`evaluate`) all use it. Goals whose last
+        dimension is not this env's goal size (7 per object) raise ValueError; values that are not
+        real numbers TypeError.
         """
+        size = self.goal.shape[0]
+        expected = f"an array of goals of shape (..., {size})"
+        achieved_goal = real_array(achieved_goal, "achieved_goal", expected)
+        desired_goal = real_array(desired_goal, "desired_goal", expected)
+        for name, value in (("achieved_goal", achieved_goal), ("desired_goal", desired_goal)):
+            if value.ndim == 0 or value.shape[-1] != size:
+                raise ValueError(
+                    f"{name} must have a last dimension of {size} ({self.n_objects} object"
+                    f"{'s' if self.n_objects > 1 else ''} x 7) for {self.env_label}, got shape "
+                    f"{value.shape}"
+                )
         d_pos, d_rot = goals.goal_distances(achieved_goal, desired_goal)
         ignore = self.target_rotation == "ignore"
         success = goals.success_from_distances(
@@ -350,6 +363,35 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         """:meth:`evaluate_goals` of the object poses in ``qpos`` against ``goal``."""
         achieved = self.achieved_goal_from_qpos(qpos)
         return self.evaluate_goals(achieved, np.broadcast_to(goal, achieved.shape))
+
+    def _goal_problems(self, goal_batch: np.ndarray) -> list[tuple[np.ndarray, str]]:
+        """Each object's goal: a unit quaternion and a position inside one of the goal boxes."""
+        problems = []
+        boxes = (self.target_range_1, self.target_range_2)
+        for k in range(self.n_objects):
+            pose = goal_batch[:, 7 * k : 7 * k + 7]
+            label = f"goal {k + 1} (entries {self.state_layout.physics_size + 7 * k}-"
+            label += f"{self.state_layout.physics_size + 7 * k + 6})"
+            norm = np.linalg.norm(pose[:, 3:], axis=-1)
+            problems.append(
+                (np.abs(norm - 1.0) > 1e-6, f"the quaternion of {label} must have norm 1")
+            )
+            inside = np.zeros(pose.shape[0], dtype=bool)
+            for lows, highs in boxes:
+                tol = 1e-9
+                inside |= np.all(
+                    (pose[:, :3] >= np.asarray(lows) - tol)
+                    & (pose[:, :3] <= np.asarray(highs) + tol),
+                    axis=-1,
+                )
+            problems.append(
+                (
+                    ~inside,
+                    f"the position of {label} must lie inside target_range_1 {self.target_range_1} "
+                    f"or target_range_2 {self.target_range_2}",
+                )
+            )
+        return problems
 
     def achieved_goal_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
         """Object pose(s) from qpos of any leading batch shape."""

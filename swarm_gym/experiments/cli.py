@@ -14,6 +14,7 @@ many steering settings and seeds on a process pool. ``smoke`` presets are small 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 from typing import NoReturn
@@ -31,15 +32,17 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m swarm_gym.experiments``."""
-    ap = _Parser(prog="python -m swarm_gym.experiments", description=__doc__,
+    ap = _Parser(prog="python -m swarm_gym.experiments", description=__doc__.replace("``", ""),
                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("command", choices=["reproduce", "steer", "sweep"])
-    ap.add_argument("--preset", choices=list(REPRODUCE_PRESETS), default="smoke")
-    ap.add_argument("--out", type=Path, default=Path("runs/swarm"))
-    ap.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
-    ap.add_argument("--variants", type=Path, help="sweep: JSON {name: Steering settings}")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep: seeds")
-    ap.add_argument("--jobs", type=int, default=1, help="sweep: worker processes")
+    ap.add_argument("command", choices=["reproduce", "steer", "sweep"], help="what to run")
+    ap.add_argument("--preset", choices=list(REPRODUCE_PRESETS), default="smoke",
+                    help="paper: N 50, tau 4, 1000 steps, 3 seeds; smoke: seconds (default: smoke)")  # fmt: skip
+    ap.add_argument("--out", type=Path, default=Path("runs/swarm"),
+                    help="results folder (sweep: a JSON file) (default: runs/swarm)")  # fmt: skip
+    ap.add_argument("--no-gif", action="store_true", help="skip the animated GIF (default: off)")
+    ap.add_argument("--variants", type=Path, help="sweep: JSON {name: Steering settings} (required for sweep)")  # fmt: skip
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep: seeds (default: 0 1 2)")  # fmt: skip
+    ap.add_argument("--jobs", type=int, default=1, help="sweep: worker processes (default: 1)")
     return ap
 
 
@@ -73,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out.exists() and not args.out.is_dir():
         ap.error(f"--out must be a folder, got the file {args.out}")
+    if importlib.util.find_spec("matplotlib") is None:  # checked before the simulation runs
+        ap.error(
+            f'{args.command} draws its figures with matplotlib: pip install "dexterous-gym[plots]"'
+        )
     fn = reproduce if args.command == "reproduce" else steer
     res = fn(args.preset, args.out, gif=not args.no_gif)
     keep = {k: v for k, v in res.items() if k not in ("params", "versions")}

@@ -18,10 +18,10 @@ from swarm_gym.view import SwarmView
 
 
 def save_gif(path: Path, frames: Sequence[np.ndarray], fps: int = 15) -> None:
-    """Write ``frames`` ((H, W, 3) uint8 each) as a looping GIF."""
-    import imageio.v3 as iio
+    """Write ``frames`` ((H, W, 3) uint8 each) as a looping GIF, with the project's one writer."""
+    from dexterous_gym.video import write_video
 
-    iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+    write_video(frames, path.with_suffix(".gif"), fps=fps)
 
 
 class FlockCamera:

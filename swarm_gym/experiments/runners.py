@@ -12,7 +12,6 @@ import csv
 import itertools
 import json
 import math
-import platform
 import threading
 import time
 from collections.abc import Mapping
@@ -43,11 +42,10 @@ from swarm_gym.steering import Steering
 from swarm_gym.view import SwarmView
 
 
-def _versions() -> dict[str, str]:
-    import numba
+def _versions() -> dict[str, Any]:
+    from dexterous_gym.provenance import environment_versions
 
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "machine": platform.machine()}  # fmt: skip
+    return environment_versions(("dexterous-gym", "numpy", "numba"))
 
 
 def _frame_metrics(sw: FSMSwarm) -> dict[str, float]:
