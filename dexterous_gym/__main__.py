@@ -60,8 +60,13 @@ def _rollout(args: argparse.Namespace) -> int:
         return _fail(
             f"env_id must be one of the IDs of `python -m dexterous_gym list`, got {args.env_id!r}"
         )
-    env: Any = gym.make(args.env_id, render_mode="rgb_array", width=args.width, height=args.height)
-    env.reset(seed=args.seed)
+    try:  # sizes and seeds are checked by the env itself
+        env: Any = gym.make(
+            args.env_id, render_mode="rgb_array", width=args.width, height=args.height
+        )
+        env.reset(seed=args.seed)
+    except (ValueError, TypeError) as err:
+        return _fail(str(err).split(" was raised from the environment creator")[0])
     env.action_space.seed(args.seed)
     frames, total_reward, successes = [env.render()], 0.0, []
     for _ in tqdm(range(args.steps), desc=args.env_id, unit="step"):

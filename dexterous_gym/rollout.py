@@ -134,7 +134,11 @@ class BatchedRollout:
     ) -> BatchedRollout:
         """From an env instance (wrapped or not) or a registered ID such as ``"EggHandOver-v0"``."""
         if isinstance(env_or_id, str):
-            return cls(gym.make(env_or_id), n_threads)
+            try:
+                env = gym.make(env_or_id)
+            except gym.error.Error as err:
+                raise ValueError(f"env_or_id: cannot make {env_or_id!r} ({err})") from None
+            return cls(env, n_threads)
         return cls(env_or_id, n_threads)
 
     def close(self) -> None:

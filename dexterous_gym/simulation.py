@@ -105,11 +105,16 @@ class Simulation:
         return np.clip(ctrl, self.ctrl_low, self.ctrl_high)
 
     def step(self, action: np.ndarray) -> bool:
-        """Advance one env step (n_substeps physics steps). Returns True if MuJoCo diverged."""
-        warnings_before = self._warnings[_DIVERGENCE_WARNINGS].sum()
+        """Advance one env step (n_substeps physics steps). Returns True if MuJoCo diverged.
+
+        The divergence counters are cleared first: MuJoCo's reset after a divergence clears them
+        and then counts 1, so comparing counts before and after would miss every divergence after
+        the first on the same data.
+        """
+        self._warnings[_DIVERGENCE_WARNINGS] = 0
         self.data.ctrl[:] = self.ctrl_from_actions(action)
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
-        return bool(self._warnings[_DIVERGENCE_WARNINGS].sum() != warnings_before)
+        return bool(self._warnings[_DIVERGENCE_WARNINGS].any())
 
     def reset(self) -> None:
         """Back to the model's initial state (qpos0, zero velocities, cleared warm start)."""

@@ -21,7 +21,7 @@ from swarm_gym.model import FSMSwarm, unpack_bits, validate_actions
 from swarm_gym.render import render_frame
 from swarm_gym.rewards import agent_rewards, reachable_rewards, validate_reward_mode
 
-OTHERS_POLICIES = ("fsm", "ballistic", "random")
+OTHERS_POLICIES = ("fsm", "ballistic", "random", "heuristic")
 
 
 def _check_common(max_steps: Any, render_mode: Any, modes: list[str]) -> None:
@@ -46,6 +46,7 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
         render_mode: str | None,
         config: SwarmConfig | None,
         options: dict[str, Any],
+        swarm_policy: dict[str, Any] | None = None,
     ) -> None:
         _check_common(max_steps, render_mode, self.metadata["render_modes"])
         self.config = as_config(config, n_agents=n_agents, horizon=horizon, **options)
@@ -56,7 +57,8 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
         self.reward_mode = reward_mode
         self.collision_reward = float(collision_reward)
         self.render_mode = render_mode
-        self.swarm = FSMSwarm(config=self.config, seed=0)
+        self.swarm = FSMSwarm(config=self.config, seed=0, **(swarm_policy or {}))
+        self.swarm.score_all = True  # the rewards need every agent's counts
         self.swarm.collect_reachable = reward_mode == "empowerment_next"
         self._prev_bits: np.ndarray | None = None
 
@@ -105,6 +107,10 @@ class FSMSwarmEnv(_SwarmEnvBase):
         reward_mode, collision_reward: see :func:`swarm_gym.rewards.agent_rewards`.
         render_mode: None or ``"rgb_array"``.
         config: optional :class:`SwarmConfig`; ``**options`` override its fields.
+        policy, weights, heuristic_agents: as :class:`FSMSwarm`: with ``policy="heuristic"``,
+            ``info["expert_action"]`` of the heuristic agents (all, a fraction, a mask) is the NN
+            heuristic's move; the tree search still runs for every agent, for the rewards and
+            ``fsm_counts``.
     """
 
     def __init__(
@@ -116,10 +122,14 @@ class FSMSwarmEnv(_SwarmEnvBase):
         collision_reward: float = -1.0,
         render_mode: str | None = None,
         config: SwarmConfig | None = None,
+        policy: str = "fsm",
+        weights: str | None = None,
+        heuristic_agents: float | np.ndarray | None = None,
         **options: Any,
     ) -> None:
+        swarm_policy = {"policy": policy, "weights": weights, "heuristic_agents": heuristic_agents}
         self._build(n_agents, horizon, max_steps, reward_mode, collision_reward, render_mode,
-                    config, options)  # fmt: skip
+                    config, options, swarm_policy)  # fmt: skip
         n, n_s = self.config.n_agents, self.config.n_sensors
         self.action_space = spaces.MultiDiscrete(np.full(n, 5, dtype=np.int64))
         self.observation_space = spaces.MultiBinary((n, 2, n_s))
@@ -168,8 +178,10 @@ class FSMFocalEnv(_SwarmEnvBase):
 
     - action: ``Discrete(5)``; observation: ``MultiBinary(2 * n_s)`` int8, [previous, current].
     - reward: the focal agent's reward (``reward_mode`` as in :class:`FSMSwarmEnv`).
-    - ``others_policy``: ``"fsm"`` (default), ``"ballistic"`` (keep speed and heading) or
-      ``"random"`` (uniform moves from the env generator).
+    - ``others_policy``: ``"fsm"`` (default), ``"ballistic"`` (keep speed and heading),
+      ``"random"`` (uniform moves from the env generator) or ``"heuristic"`` (the NN heuristic of
+      :mod:`swarm_gym.heuristic`, ``weights`` a weights file or None for the shipped one; only
+      the focal agent's tree search runs).
     - ``lost_steps``: if set, terminate when the focal agent has seen nothing (all sensors off) for
       that many consecutive steps.
     - info: ``expert_action`` (int), ``fsm_counts`` (5,), ``expert_tied`` (5,), plus the swarm
@@ -188,6 +200,7 @@ class FSMFocalEnv(_SwarmEnvBase):
         lost_steps: int | None = None,
         render_mode: str | None = None,
         config: SwarmConfig | None = None,
+        weights: str | None = None,
         **options: Any,
     ) -> None:
         if others_policy not in OTHERS_POLICIES:
@@ -196,10 +209,18 @@ class FSMFocalEnv(_SwarmEnvBase):
             )
         if lost_steps is not None and (not isinstance(lost_steps, int) or lost_steps < 1):
             raise ValueError(f"lost_steps must be None or an int >= 1, got {lost_steps!r}")
+        if weights is not None and others_policy != "heuristic":
+            raise ValueError("weights need others_policy='heuristic'")
         self._build(n_agents, horizon, max_steps, reward_mode, collision_reward, render_mode,
                     config, options)  # fmt: skip
         if isinstance(focal, bool) or not isinstance(focal, int) or not 0 <= focal < n_agents:
             raise ValueError(f"focal must be an agent index in 0..{n_agents - 1}, got {focal!r}")
+        if others_policy == "heuristic":
+            others = np.ones(n_agents, dtype=np.bool_)
+            others[focal] = False
+            self.swarm = FSMSwarm(config=self.config, seed=0, policy="heuristic",
+                                  weights=weights, heuristic_agents=others)  # fmt: skip
+            self.swarm.collect_reachable = reward_mode == "empowerment_next"
         self.focal = focal
         self.others_policy = others_policy
         self.lost_steps = lost_steps
@@ -248,7 +269,7 @@ class FSMFocalEnv(_SwarmEnvBase):
         sw = self.swarm
         dec = sw.decide(self._active())
         n = self.config.n_agents
-        if self.others_policy == "fsm":
+        if self.others_policy in ("fsm", "heuristic"):
             actions = dec.action.copy()
         elif self.others_policy == "ballistic":
             actions = np.full(n, 3, dtype=np.int64)

@@ -17,7 +17,8 @@ tree search itself uses no randomness, so results do not depend on the number of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from swarm_gym import metrics as _metrics
 from swarm_gym.config import HALFWIDTH_CODE, SwarmConfig, as_config
 from swarm_gym.decision import Decision, choose, score_moves, tied_moves
 from swarm_gym.view import SteeringHook, SwarmView
+
+if TYPE_CHECKING:
+    from swarm_gym.heuristic import HeuristicPolicy
 
 
 class FSMSwarm:
@@ -37,6 +41,14 @@ class FSMSwarm:
         config: a :class:`SwarmConfig`; keyword ``options`` override its fields.
         steering: optional :class:`swarm_gym.steering.Steering` (any
             :class:`~swarm_gym.view.SteeringHook`) biasing a subset of agents.
+        policy: ``"fsm"`` (default: every agent searches its future states) or ``"heuristic"``
+            (the NN heuristic of :mod:`swarm_gym.heuristic`: moves from the previous and current
+            visual states, no search), or a :class:`~swarm_gym.heuristic.HeuristicPolicy`.
+        weights: path of a heuristic weights file (None: the shipped weights).
+        heuristic_agents: which agents use the heuristic: None (all), a fraction in (0, 1] (the
+            first round(fraction * N) agents), an (N,) bool mask or agent indices; the others
+            are FSM agents. The heuristic agents' Decision counts are zero (tied: all moves)
+            unless :attr:`score_all` is set.
         **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...).
 
     Raises:
@@ -50,6 +62,9 @@ class FSMSwarm:
         seed: int | None = None,
         config: SwarmConfig | None = None,
         steering: SteeringHook | None = None,
+        policy: str | HeuristicPolicy = "fsm",
+        weights: str | Path | None = None,
+        heuristic_agents: float | np.ndarray | None = None,
         **options: Any,
     ) -> None:
         if n_agents is not None:
@@ -57,10 +72,25 @@ class FSMSwarm:
         if horizon is not None:
             options["horizon"] = horizon
         self.config: SwarmConfig = as_config(config, **options)
+        self._policy: HeuristicPolicy | None = None
+        self._heuristic: np.ndarray | None = None
+        if isinstance(policy, str) and policy == "fsm":
+            if weights is not None or heuristic_agents is not None:
+                raise ValueError("weights and heuristic_agents need policy='heuristic'")
+        else:
+            from swarm_gym.heuristic import heuristic_mask, resolve_policy
+
+            if steering is not None:
+                raise ValueError("steering is not supported with policy='heuristic'")
+            self._policy = resolve_policy(policy, weights, self.config.n_sensors)
+            self._heuristic = heuristic_mask(heuristic_agents, self.config.n_agents)
         self.steering = steering
         self._view = _LiveView(self)
         #: also count the distinct depth-tau states over all branches (``Decision.reachable``)
         self.collect_reachable = False
+        #: with a heuristic: run the tree search for the heuristic agents too (their counts and
+        #: scores in the Decision; their moves stay the heuristic's)
+        self.score_all = False
         self.reset(seed)
 
     # ------------------------------------------------------------------ state
@@ -88,6 +118,7 @@ class FSMSwarm:
         self.t = 0
         self._decision: Decision | None = None
         self._visual: tuple[np.ndarray, np.ndarray] | None = None
+        self._prev_keys: np.ndarray | None = None
         if self.steering is not None:
             self.steering.reset(self._view)
 
@@ -114,6 +145,7 @@ class FSMSwarm:
             self._speed = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (n,)).copy()
         self._decision = None
         self._visual = None
+        self._prev_keys = None
 
     @property
     def view(self) -> SwarmView:
@@ -153,6 +185,8 @@ class FSMSwarm:
         (an (N,) bool mask) restricts the tree search to some agents (the others get zero counts);
         it is only honoured on the first call for a given state.
         """
+        if self._decision is None and self._policy is not None:
+            self._decision = self._decide_heuristic(active)
         if self._decision is None:
             cfg = self.config
             uniforms = self.rng.random(cfg.n_agents)
@@ -164,6 +198,45 @@ class FSMSwarm:
                 action = self.steering.adjust(self._view, counts, scores, action, uniforms)
             self._decision = Decision(counts, nodes, scores, tied_moves(scores), action, reach)
         return self._decision
+
+    @property
+    def policy(self) -> str:
+        """``"fsm"``, or ``"heuristic"`` when some agents move by the NN heuristic."""
+        return "fsm" if self._policy is None else "heuristic"
+
+    @property
+    def heuristic_agents(self) -> np.ndarray:
+        """(N,) bool mask of the agents that move by the heuristic (all False for ``"fsm"``)."""
+        if self._heuristic is None:
+            return np.zeros(self.config.n_agents, dtype=np.bool_)
+        return self._heuristic.copy()
+
+    def _decide_heuristic(self, active: np.ndarray | None) -> Decision:
+        """The decision with a heuristic: tree search for the FSM agents (and, with
+        ``score_all``, the others), then the heuristic's move for the heuristic agents."""
+        assert self._policy is not None and self._heuristic is not None
+        cfg = self.config
+        n = cfg.n_agents
+        uniforms = self.rng.random(n)
+        search = np.ones(n, dtype=np.bool_) if active is None else np.asarray(active, np.bool_)
+        if not self.score_all:
+            search = search & ~self._heuristic
+        if search.any():
+            counts, nodes, scores, reach = score_moves(
+                cfg, self._pos, self._th, search, self.collect_reachable
+            )
+        else:
+            counts = np.zeros((n, 5), dtype=np.int64)
+            nodes = np.zeros((n, 5), dtype=np.int64)
+            scores = np.zeros((n, 5))
+            reach = np.zeros(n, dtype=np.int64) if self.collect_reachable else None
+        action = choose(scores, uniforms, cfg.tie_break)
+        keys = self.visual()[0]
+        prev = keys if self._prev_keys is None else self._prev_keys
+        sel = self._heuristic
+        moves, _ = self._policy.act(prev[sel], keys[sel], uniforms[sel])
+        action[sel] = moves
+        return Decision(counts, nodes, scores, tied_moves(scores), action, reach)
 
     def step(self, actions: np.ndarray | None = None) -> np.ndarray:
         """Advance one time step. ``actions`` (N,) in 0..4 overrides the FSM choice.
@@ -184,6 +257,8 @@ class FSMSwarm:
 
     def _apply(self, actions: np.ndarray) -> None:
         cfg = self.config
+        if self._policy is not None:
+            self._prev_keys = self.visual()[0]
         n = cfg.n_agents
         xi = self.rng.standard_normal((n, 2))  # xi0 speed noise, xi1 turn noise
         turns = np.asarray(cfg.turns)[actions]

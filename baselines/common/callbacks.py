@@ -235,3 +235,18 @@ class TqdmCallback(BaseCallback):
         if self.pbar is not None:
             self.pbar.update(self.num_timesteps - self.pbar.n)
             self.pbar.close()
+
+
+def finish_learning(
+    model: Any, eval_cb: GoalEvalCallback, ckpt_cb: CheckpointCallback, *others: BaseCallback
+) -> None:
+    """Evaluate and checkpoint the state ``learn`` ended in (no rollout starts after its last
+    training step, so the callbacks have not seen it), unless that step is already done."""
+    for cb in (*others, eval_cb, ckpt_cb):
+        cb.init_callback(model)
+        cb.num_timesteps = model.num_timesteps
+    evaluated = eval_cb.last is None or eval_cb.last["timesteps"] != model.num_timesteps
+    if evaluated:
+        eval_cb.evaluate()
+    if evaluated or ckpt_cb.last_saved != model.num_timesteps:
+        ckpt_cb.save()

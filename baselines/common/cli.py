@@ -289,3 +289,34 @@ def run_cli(prog: str, body: Callable[[], int], verbose: bool = False) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)
         return 130
+
+
+def algorithm_main(
+    prog: str,
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], Any],
+    runner: str,
+    needs: str = "stable_baselines3",
+) -> int:
+    """The ``main`` of a training CLI: headless rendering, parse, check the extra, run.
+
+    ``runner`` names the training function as ``"package.module:function"``; it is imported only
+    after ``needs`` is found, so a missing extra is one line naming it rather than an
+    ``ImportError``. A config with ``verbose >= 2`` gets tracebacks instead of one-line errors.
+    """
+    import importlib
+
+    from baselines.common.runtime import configure_rendering
+
+    configure_rendering()  # before MuJoCo is imported
+    config = parse(argv)
+
+    def body() -> int:
+        require_extra(needs, "baselines", prog)
+        import dexterous_gym  # noqa: F401  (registers the IDs)
+
+        module, function = runner.split(":")
+        getattr(importlib.import_module(module), function)(config)
+        return 0
+
+    return run_cli(prog, body, verbose=getattr(config, "verbose", 1) >= 2)

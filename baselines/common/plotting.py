@@ -11,6 +11,7 @@ run folders (e.g. ``runs/her``) is expanded.
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import math
 import warnings
@@ -84,15 +85,28 @@ def algorithm_label(config: dict[str, object]) -> str:
 def load_run(path: str | Path) -> RunCurve:
     """Read ``config.json`` and ``metrics.csv`` of a run folder."""
     path = Path(path)
-    config = read_json(path / CONFIG_FILE)
+    config = read_json(path / CONFIG_FILE, expect=dict)
     metrics_path = path / METRICS_FILE
-    rows = read_csv(metrics_path) if metrics_path.exists() else []
+    try:
+        rows = read_csv(metrics_path) if metrics_path.exists() else []
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{metrics_path} is damaged ({err}); restore it from a copy") from None
     if not rows:
         raise ValueError(f"{path} has no evaluations yet ({METRICS_FILE} empty or missing)")
-    steps = np.array([float(r["timesteps"]) for r in rows])
-    metrics = {
-        key: np.array([float(r[key]) for r in rows]) for key in rows[0] if key != "timesteps"
-    }
+    if "timesteps" not in rows[0]:
+        raise ValueError(f"{metrics_path} is damaged (no timesteps column); restore it from a copy")  # fmt: skip
+    values: dict[str, list[float]] = {key: [] for key in rows[0]}
+    for line, row in enumerate(rows, start=2):
+        try:
+            for key in values:
+                values[key].append(float(row[key]))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{metrics_path}: line {line} is damaged ({row}); restore the file, or --resume "
+                "the run, which rewrites it from its checkpoint"
+            ) from None
+    steps = np.array(values["timesteps"])
+    metrics = {key: np.array(column) for key, column in values.items() if key != "timesteps"}
     return RunCurve(
         path=path,
         env=str(config.get("env", "?")),

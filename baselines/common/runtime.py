@@ -26,3 +26,21 @@ def configure_torch(num_threads: int = 1) -> None:
     import torch
 
     torch.set_num_threads(max(1, int(num_threads)))
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` naming ``--device`` unless torch can use it (before any run files)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"--device must be cpu, cuda, cuda:N, mps or auto, got {device!r}"
+        ) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():  # fmt: skip
+        raise ValueError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def load_trajectory(path: str | Path) -> Trajectory:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise TrajectoryFileError(f"{path}: damaged or not an .npz file ({err})") from err
     _check(arrays, meta, path)
     return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta)
@@ -91,6 +92,11 @@ def _check(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
     if missing:
         raise TrajectoryFileError(f"{path}: arrays missing {missing}")
     a = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS}
+    for key, array in a.items():
+        if array.dtype.kind not in "fiu":
+            raise TrajectoryFileError(f"{path}: {key} must hold numbers, got dtype {array.dtype}")
+    if not isinstance(meta.get("env_id"), str):
+        raise TrajectoryFileError(f"{path}: the sidecar's env_id must be a string, got {meta.get('env_id')!r}")  # fmt: skip
     if a["actions"].ndim != 2:
         raise TrajectoryFileError(f"{path}: actions must be (L, d), got {a['actions'].shape}")
     n_steps = a["actions"].shape[0]

@@ -6,14 +6,23 @@ Frames go through :func:`dexterous_gym.video.write_video` (GIF with the base ins
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dexterous_gym.video import caption, check_video_path, default_suffix, write_video
 
-__all__ = ["caption", "check_video_path", "record_episode", "video_suffix", "write_video"]
+__all__ = [
+    "caption",
+    "check_video_path",
+    "record_episode",
+    "record_policy_video",
+    "video_suffix",
+    "write_video",
+]
 
 
 def video_suffix() -> str:
@@ -49,3 +58,43 @@ def record_episode(
         "success_any": any_success,
     }
     return frames, summary
+
+
+def record_policy_video(
+    make_env: Callable[[], Any],
+    model: Any,
+    normalizer: Any,
+    path: Path,
+    seed: int,
+    max_steps: int | None = None,
+) -> Path | None:
+    """Film one deterministic episode of an SB3 ``model`` to ``path`` (+ a JSON summary beside it).
+
+    ``make_env()`` builds a ``render_mode="rgb_array"`` env; ``normalizer`` (a ``VecNormalize`` or
+    None) normalises observations as in training. Rendering is optional: any failure is a warning
+    and ``None``, so a finished run is never lost over a missing GL backend.
+    """
+    from baselines.common.runfolder import write_json
+
+    try:
+        env = make_env()
+    except Exception as err:
+        warnings.warn(f"no video: cannot create a rendering env ({err})", stacklevel=2)
+        return None
+    try:
+
+        def policy(obs: Any) -> np.ndarray:
+            seen = normalizer.normalize_obs(obs) if normalizer is not None else obs
+            action, _ = model.predict(seen, deterministic=True)
+            return action
+
+        frames, summary = record_episode(env, policy, seed=seed, max_steps=max_steps)
+        fps = float(env.metadata.get("render_fps", 25) or 25)
+        written = write_video(frames, path, fps=fps)
+        write_json(written.with_suffix(".json"), summary)
+        return written
+    except Exception as err:
+        warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
+        return None
+    finally:
+        env.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from baselines.common.callbacks import (
     GoalEvalCallback,
     TqdmCallback,
     WallClock,
+    finish_learning,
 )
 from baselines.common.checkpoint import (
     CHECKPOINT_DIR,
@@ -44,9 +44,9 @@ from baselines.common.runfolder import (
     write_csv,
     write_json,
 )
-from baselines.common.runtime import configure_torch
+from baselines.common.runtime import check_device, configure_torch
 from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
-from baselines.common.video import record_episode, write_video
+from baselines.common.video import record_policy_video
 from baselines.her.config import RESUME_MAY_CHANGE, HerConfig, resolve_hyperparameters
 
 ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
@@ -100,33 +100,19 @@ def save_final_artefacts(
         atomic_write(run_dir / "final_vecnormalize.pkl", lambda h: pickle.dump(vecnorm, h))
     if not args.video:
         return None
-    try:
-        env = make_goal_env(args.env, render_mode="rgb_array")
-    except Exception as err:  # rendering is optional; never lose a finished run over it
-        warnings.warn(f"no video: cannot create a rendering env ({err})", stacklevel=2)
-        return None
-    try:
-
-        def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
-            seen = vecnorm.normalize_obs(obs) if vecnorm is not None else obs
-            action, _ = model.predict(seen, deterministic=True)
-            return action
-
-        frames, summary = record_episode(env, policy, seed=args.seed + EVAL_SEED_OFFSET)
-        fps = int(env.metadata.get("render_fps", 25) or 25)
-        path = write_video(frames, run_dir / "videos" / "eval_episode", fps=fps)
-        write_json(run_dir / "videos" / "eval_episode.json", summary)
-        return path
-    except Exception as err:
-        warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
-        return None
-    finally:
-        env.close()
+    return record_policy_video(
+        lambda: make_goal_env(args.env, render_mode="rgb_array"),
+        model,
+        vecnorm,
+        run_dir / "videos" / "eval_episode",
+        seed=args.seed + EVAL_SEED_OFFSET,
+    )
 
 
 def run(args: HerConfig) -> dict[str, Any]:
     """Train (or resume) one HER run as described by ``args``; returns the summary."""
     verbose = args.verbose
+    check_device(args.device)
     configure_torch(args.threads)
     # everything the user can get wrong is checked before the run folder is touched
     episode_steps = episode_length(args.env)
@@ -209,6 +195,8 @@ def run(args: HerConfig) -> dict[str, Any]:
     ckpt_cb = CheckpointCallback(
         store, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose
     )
+    if ckpt is not None:  # a resume that adds no step writes no new checkpoint
+        ckpt_cb.last_saved = start
     callbacks = [eval_cb, ckpt_cb]
     if args.progress:
         callbacks.append(TqdmCallback(args.timesteps, eval_cb))
@@ -228,14 +216,7 @@ def run(args: HerConfig) -> dict[str, Any]:
         )
     # No rollout starts after learn()'s last training cycle, so evaluate and checkpoint the final
     # state here. (learn() collects whole rollouts: it may pass the target by < one rollout.)
-    for cb in (eval_cb, ckpt_cb):
-        cb.init_callback(model)
-        cb.num_timesteps = model.num_timesteps
-    evaluated = eval_cb.last is None or eval_cb.last["timesteps"] != model.num_timesteps
-    if evaluated:
-        eval_cb.evaluate()
-    if evaluated or ckpt_cb.last_saved != model.num_timesteps:
-        ckpt_cb.save()
+    finish_learning(model, eval_cb, ckpt_cb)
     video = save_final_artefacts(run_dir, model, args, vecnorm)
 
     session_s = clock.session()

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.common.trajectory import Trajectory, TrajectoryFileError, load_trajectory
+from baselines.common.trajectory import (
+    Trajectory,
+    TrajectoryFileError,
+    load_trajectory,
+    save_trajectory,
+)
 from baselines.td3_demos.wrappers import DemoStates, demo_states_from_trajectories
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "demos"
@@ -80,3 +85,47 @@ def demo_states(trajectories: list[Trajectory], env_id: str) -> DemoStates:
 def mean_return(trajectories: list[Trajectory]) -> float:
     """The demonstrations' mean return (the horizontal line of the learning-curve figure)."""
     return float(np.mean([t.rewards.sum() for t in trajectories]))
+
+
+def pack_demos(sources: list[Path], dest: Path, env_id: str) -> list[Path]:
+    """Copy the trajectories of ``sources`` (files or folders) into ``dest`` as compressed files
+    named ``<planner>_seed<S>.npz``; refuses to overwrite a file that is already there."""
+    trajectories: list[Trajectory] = []
+    for source in sources:
+        trajectories += load_demos(source, env_id) if source.is_dir() else [load_trajectory(source)]
+    written = []
+    for traj in trajectories:
+        if not _demo_env_matches(str(traj.meta["env_id"]), env_id):
+            raise DemoFolderError(f"a trajectory of {traj.meta['env_id']} is not one of {env_id}")
+        path = dest / f"{traj.meta['planner']}_seed{traj.meta['seed']}.npz"
+        if path.exists():
+            raise DemoFolderError(f"{path} exists already; not overwriting it")
+        arrays = {k: getattr(traj, k) for k in ("start_state", "actions", "rewards", "success", "states")}  # fmt: skip
+        written.append(save_trajectory(path, arrays, dict(traj.meta)))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m baselines.td3_demos.demos SRC... --env ID --out DIR``: pack demonstrations."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.td3_demos.demos",
+        description="Copy TOPDM trajectories (files or run folders) into a demo folder, compressed.",
+    )
+    parser.add_argument("sources", nargs="+", type=Path, help="trajectory files or run folders")
+    parser.add_argument("--env", required=True, help="env ID the demonstrations are for (required)")
+    parser.add_argument("--out", required=True, type=Path, help="demo folder to write (required)")
+    args = parser.parse_args(argv)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        paths = pack_demos(args.sources, args.out, args.env)
+    except (DemoFolderError, TrajectoryFileError) as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    for path in paths:
+        print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,7 +13,7 @@ import functools
 import io
 import pickle
 import sys
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,13 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from baselines.common.callbacks import CheckpointCallback, GoalEvalCallback, TqdmCallback, WallClock
+from baselines.common.callbacks import (
+    CheckpointCallback,
+    GoalEvalCallback,
+    TqdmCallback,
+    WallClock,
+    finish_learning,
+)
 from baselines.common.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -36,7 +42,7 @@ from baselines.common.checkpoint import (
     resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
-from baselines.common.envs import check_env_id
+from baselines.common.envs import check_env_id, make_env
 from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
@@ -45,9 +51,9 @@ from baselines.common.runfolder import (
     write_csv,
     write_json,
 )
-from baselines.common.runtime import configure_torch
+from baselines.common.runtime import check_device, configure_torch
 from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
-from baselines.common.video import record_episode, write_video
+from baselines.common.video import record_policy_video
 from baselines.td3_demos.config import (
     RESUME_MAY_CHANGE,
     Td3DemosConfig,
@@ -71,7 +77,13 @@ def log(message: str, verbose: int = 1) -> None:
 def make_prev_action_env(env_id: str, beta: float, seed: int, **kwargs: Any) -> PrevActionWrapper:
     """One env of the segment wrapper: the raw env (no TimeLimit) under previous-action coupling."""
     del seed  # seeded at its first reset by the segment wrapper
-    return PrevActionWrapper(gym.make(env_id, **kwargs).unwrapped, beta)
+    env = make_env(env_id, [lambda env: PrevActionWrapper(env.unwrapped, beta)], **kwargs)
+    assert isinstance(env, PrevActionWrapper)
+    return env
+
+
+def _coupled(beta: float) -> Callable[[gym.Env[Any, Any]], PrevActionWrapper]:
+    return functools.partial(PrevActionWrapper, beta=beta)
 
 
 def make_train_env(
@@ -91,8 +103,7 @@ def make_train_env(
 
 def make_eval_env(env_id: str, hp: Td3DemosHyperparameters, **kwargs: Any) -> gym.Env[Any, Any]:
     """A full-length evaluation episode env: TimeLimit, Monitor, previous-action coupling."""
-    env = gym.make(env_id, max_episode_steps=hp.episode_steps, **kwargs)
-    return PrevActionWrapper(Monitor(env), hp.beta)
+    return make_env(env_id, [Monitor, _coupled(hp.beta)], max_episode_steps=hp.episode_steps, **kwargs)  # fmt: skip
 
 
 def build_model(hp: Td3DemosHyperparameters, env: VecEnv, seed: int, device: str) -> TD3:
@@ -180,30 +191,16 @@ def save_final_artefacts(
         atomic_write(run_dir / "final_normalizer.pkl", lambda h: pickle.dump(normalizer, h))
     if not config.video:
         return None
-    try:
-        env = PrevActionWrapper(
-            gym.make(config.env, render_mode="rgb_array", max_episode_steps=hp.video_steps), hp.beta
-        )
-    except Exception as err:  # rendering is optional; never lose a finished run over it
-        warnings.warn(f"no video: cannot create a rendering env ({err})", stacklevel=2)
-        return None
-    try:
-
-        def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
-            seen = normalizer.normalize_obs(obs) if normalizer is not None else obs
-            action, _ = model.predict(seen, deterministic=True)
-            return action
-
-        frames, summary = record_episode(env, policy, seed=config.seed + EVAL_SEED_OFFSET)
-        fps = float(env.metadata.get("render_fps", 25) or 25)
-        path = write_video(frames, run_dir / "videos" / f"final_policy_{hp.video_steps}_steps.gif", fps=fps)  # fmt: skip
-        write_json(run_dir / "videos" / "final_policy.json", summary)
-        return path
-    except Exception as err:
-        warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
-        return None
-    finally:
-        env.close()
+    return record_policy_video(
+        lambda: make_env(
+            config.env, [_coupled(hp.beta)], render_mode="rgb_array",
+            max_episode_steps=hp.video_steps,
+        ),
+        model,
+        normalizer,
+        run_dir / "videos" / f"final_policy_{hp.video_steps}_steps.gif",
+        seed=config.seed + EVAL_SEED_OFFSET,
+    )  # fmt: skip
 
 
 class SchedulerLog(BaseCallback):
@@ -228,6 +225,7 @@ class SchedulerLog(BaseCallback):
 def run(config: Td3DemosConfig) -> dict[str, Any]:
     """Train (or resume) one TD3+demos run; returns the summary."""
     verbose = config.verbose
+    check_device(config.device)
     configure_torch(config.threads)
     check_env_id(config.env)
     hp = config.hyperparameters()
@@ -266,8 +264,19 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
             # force_reset=False keeps the model's last observation: the envs are restored to it
             restored = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)
             model: TD3 = restored  # type: ignore[assignment]
-            base.env_method("restore", _load_pickle(ckpt.file(SCHEDULER_FILE)))
-            _restore_random_streams(model, _load_pickle(ckpt.file(RNG_FILE)))
+            for name, restore in (
+                (SCHEDULER_FILE, lambda saved: base.env_method("restore", saved)),
+                (RNG_FILE, lambda saved: _restore_random_streams(model, saved)),
+            ):
+                try:
+                    restore(_load_pickle(ckpt.file(name)))
+                except CheckpointError:
+                    raise
+                except Exception as err:  # the file unpickled, but not into what was saved
+                    raise CheckpointError(
+                        f"{ckpt.path / name}: damaged ({type(err).__name__}: {err}); restore "
+                        "it, or start a new run in another --out folder"
+                    ) from None
             write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
         else:
             if config.resume:
@@ -302,6 +311,8 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
         store, hp.checkpoint_freq, current_state, vecnormalize=normalizer, verbose=verbose,
         extra_writers=extra_files,
     )  # fmt: skip
+    if ckpt is not None:  # a resume that adds no step writes no new checkpoint
+        ckpt_cb.last_saved = start
     callbacks: list[BaseCallback] = [sched_cb, eval_cb, ckpt_cb]
     if config.progress:
         callbacks.append(
@@ -329,14 +340,7 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
             reset_num_timesteps=False,
             log_interval=None,  # type: ignore[arg-type]
         )
-    for cb in (sched_cb, eval_cb, ckpt_cb):
-        cb.init_callback(model)
-        cb.num_timesteps = model.num_timesteps
-    evaluated = eval_cb.last is None or eval_cb.last["timesteps"] != model.num_timesteps
-    if evaluated:
-        eval_cb.evaluate()
-    if evaluated or ckpt_cb.last_saved != model.num_timesteps:
-        ckpt_cb.save()
+    finish_learning(model, eval_cb, ckpt_cb, sched_cb)
     video = save_final_artefacts(run_dir, model, config, hp, normalizer)
     returns = [r["mean_return"] for r in eval_cb.history]
     summary = {

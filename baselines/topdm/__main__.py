@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: TopdmRunConfig) -> int:
     import dexterous_gym  # noqa: F401
     from baselines.common.envs import check_env_id
-    from baselines.common.runfolder import prepare_run_folder
+    from baselines.common.runfolder import starting_run
     from baselines.topdm.config import make_config
-    from baselines.topdm.run import dexterous_env, run
+    from baselines.topdm.run import check_resume, dexterous_env, run
 
     # everything the user can get wrong is checked before the run folder exists, so a mistake
     # leaves nothing behind that would block the corrected command
@@ -64,7 +64,9 @@ def _run(args: TopdmRunConfig) -> int:
         "trajectories": args.trajectories,
         "planner_config": config.to_dict(),
     }
-    out = prepare_run_folder(args.out, run_config, args.resume)
+    with starting_run(args.out, run_config, args.resume) as out:  # undone if the checks fail
+        if args.resume:
+            check_resume(args.env, config, out, args.seed, args.trajectories, args.mppi)
     summary = run(args.env, config, out, args.seed, args.trajectories, args.mppi, args.resume,
                   video=args.video, n_threads=args.threads)  # fmt: skip
     print(f"success rate (final step): {summary['success_rate_final']}, "

@@ -42,7 +42,9 @@ def score(result: RolloutResult, config: TopdmConfig) -> np.ndarray:
     return total
 
 
-def sparse_noise(rng: np.random.Generator, shape: tuple[int, ...], std: float, frac: float):
+def sparse_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], std: float, frac: float
+) -> np.ndarray:
     """Gaussian noise of ``std`` on each entry independently with probability ``frac``."""
     mask = rng.random(shape) < frac
     return np.where(mask, std * rng.standard_normal(shape), 0.0)

@@ -373,6 +373,29 @@ def write_video(
         return f"not written: {type(err).__name__}: {err}"
 
 
+def check_resume(
+    env_id: str, config: TopdmConfig, out: Path, seed: int, n_trajectories: int, mppi: bool
+) -> None:
+    """The checks ``--resume`` makes on every trajectory folder, before anything is written:
+    raises :class:`CheckpointError` naming the first damaged, foreign or inconsistent file."""
+    planner_name = "mppi" if mppi else "topdm"
+    for i in range(n_trajectories):
+        folder = out / f"traj_{i:03d}"
+        if not folder.exists():
+            continue
+        identity = trajectory_identity(env_id, config, seed + i, mppi)
+        expected = {"env_id": env_id, "seed": seed + i, "planner": planner_name, "config": config.to_dict()}  # fmt: skip
+        cache: list[dict[str, Any] | None] = []
+
+        def progress(folder: Path = folder, identity: RunIdentity = identity, cache: list[Any] = cache) -> dict[str, Any] | None:  # fmt: skip
+            if not cache:
+                cache.append(read_progress(folder, identity))
+            return cache[0]
+
+        if _finished_summary(folder, expected, progress, config.traj_len) is None:
+            progress()  # an unfinished trajectory continues from its checkpoint: it must verify
+
+
 def run(
     env_id: str,
     config: TopdmConfig,

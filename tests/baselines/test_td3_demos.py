@@ -201,3 +201,32 @@ def test_smoke_run_and_bit_identical_resume(tmp_path: Path, demo_dir: Path) -> N
     assert isinstance(demo_states(load_demos(demo_dir, ENV), ENV), DemoStates)
     with pytest.raises(DemoFolderError):
         load_demos(tmp_path, ENV)
+
+
+def test_pack_demos_compresses_and_never_overwrites(tmp_path: Path, demo_dir: Path) -> None:
+    from baselines.td3_demos.demos import pack_demos
+
+    (tmp_path / "packed").mkdir()
+    written = pack_demos([demo_dir], tmp_path / "packed", ENV)
+    assert sorted(p.name for p in written) == ["random_seed0.npz", "random_seed1.npz"]
+    for path in written:
+        packed, original = load_trajectory(path), load_trajectory(demo_dir / f"demo_{path.stem[-1]}.npz")  # fmt: skip
+        np.testing.assert_array_equal(packed.states, original.states)
+        assert packed.meta == original.meta
+    with pytest.raises(DemoFolderError, match="exists already"):
+        pack_demos([demo_dir], tmp_path / "packed", ENV)
+
+
+def test_shipped_penspin_demos_load_and_replay() -> None:
+    from baselines.td3_demos.demos import shipped_demos
+
+    trajectories = load_demos(shipped_demos(ENV), ENV)
+    assert len(trajectories) >= 4
+    env = gym.make(ENV).unwrapped
+    for traj in trajectories:
+        assert traj.actions.shape == (250, 20) and traj.meta["planner"] == "topdm"
+        env.reset(options={"state": traj.states[0], "keep_step_count": True})
+        for t in range(5):  # the first steps replay exactly on this machine's MuJoCo
+            _, reward, _, _, _ = env.step(traj.actions[t])
+            assert reward == traj.rewards[t]
+            np.testing.assert_array_equal(env.get_state(), traj.states[t + 1])

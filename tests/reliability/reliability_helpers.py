@@ -1,0 +1,109 @@
+"""Helpers of the fault-injection suite (see conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` by relative path (to assert "nothing changed")."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def error_line(capsys: pytest.CaptureFixture[str], prog: str) -> str:
+    """The one error line a CLI printed (``prog: error: ...``); fails if there is not exactly one."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith(f"{prog}: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+HER_PROG = "python -m baselines.her"
+TOPDM_PROG = "python -m baselines.topdm"
+TD3_PROG = "python -m baselines.td3_demos"
+
+
+def her_argv(out: Path, timesteps: int = 100, seed: int = 3, *extra: str) -> list[str]:
+    """A tiny HER run: FetchReach-v4, one env, a 16-unit network, no video."""
+    return [
+        "--env",
+        "FetchReach-v4",
+        "--timesteps",
+        str(timesteps),
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+        "--eval-freq",
+        "100",
+        "--checkpoint-freq",
+        "100",
+        "--no-progress",
+        "--gradient-steps",
+        "1",
+        "--batch-size",
+        "16",
+        "--eval-episodes",
+        "1",
+        "--no-video",
+        "--n-envs",
+        "1",
+        "--net-arch",
+        "16",
+        "--verbose",
+        "0",
+        *extra,
+    ]
+
+
+def topdm_argv(out: Path, *extra: str) -> list[str]:
+    return [
+        "--env",
+        "EggHandOver-v0",
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
+        "--no-video",
+        "--threads",
+        "1",
+        *extra,
+    ]
+
+
+def td3_argv(out: Path, *extra: str) -> list[str]:
+    return [
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
+        "--no-demos",
+        "--no-video",
+        "--no-progress",
+        "--verbose",
+        "0",
+        "--timesteps",
+        "150",
+        *extra,
+    ]
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    """A private copy of a session run folder to damage."""
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    return out
+
+
+def only_checkpoint(run: Path) -> Path:
+    """The one ``step_*`` directory of a run's (or trajectory's) checkpoint store."""
+    (path,) = sorted((run / "checkpoints").glob("step_*"))
+    return path

@@ -1,0 +1,180 @@
+"""The NN heuristic of the FSM swarm without torch: weights files, inference, the policy option."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numba
+import numpy as np
+import pytest
+
+import swarm_gym  # noqa: F401  (registers the envs)
+from swarm_gym import FSMSwarm, Steering
+from swarm_gym.heuristic import HeuristicPolicy
+
+
+def random_policy(hidden: tuple[int, ...] = (16, 8), seed: int = 0) -> HeuristicPolicy:
+    rng = np.random.default_rng(seed)
+    sizes = [80, *hidden, 5]
+    weights = [rng.normal(0, 0.5, (a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    biases = [rng.normal(0, 0.1, b) for b in sizes[1:]]
+    return HeuristicPolicy(weights, biases, 40)
+
+
+@pytest.fixture
+def weights_file(tmp_path: Path) -> Path:
+    path = tmp_path / "w.npz"
+    np.savez(path, **random_policy().to_arrays())
+    return path
+
+
+def test_probabilities_equal_a_plain_numpy_forward_pass() -> None:
+    pol = random_policy()
+    bits = np.random.default_rng(1).integers(0, 2, (64, 80)).astype(np.uint8)
+    h = bits.astype(np.float64)
+    for k, (w, b) in enumerate(zip(pol.weights, pol.biases, strict=True)):
+        h = h @ w + b
+        if k < len(pol.weights) - 1:
+            h = np.maximum(h, 0.0)
+    expected = np.exp(h - h.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(pol.probabilities(bits), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_sampling_uses_the_uniform_and_greedy_the_argmax() -> None:
+    pol = random_policy()
+    pol.greedy = False
+    keys = np.random.default_rng(2).integers(0, 2**40, 30)
+    prev = np.roll(keys, 1)
+    moves, probs = pol.act(prev, keys, np.full(30, 0.0))
+    assert np.array_equal(moves, np.argmax(probs > 0, axis=1))  # u = 0: the first move
+    u = np.random.default_rng(3).random(30)
+    moves, probs = pol.act(prev, keys, u)
+    assert np.array_equal(moves, (u[:, None] >= np.cumsum(probs, axis=1)).sum(axis=1))
+    pol.greedy = True
+    assert np.array_equal(pol.act(prev, keys, u)[0], probs.argmax(axis=1))
+
+
+def test_round_trip_and_shipped_weights(weights_file: Path) -> None:
+    pol = HeuristicPolicy.load(weights_file)
+    ref = random_policy()
+    for a, b in zip(pol.weights, ref.weights, strict=True):
+        np.testing.assert_array_equal(a, b.astype(np.float32))
+    shipped = HeuristicPolicy.load()
+    assert shipped.n_sensors == 40 and shipped.meta["format_version"] == 1
+    assert shipped.meta["training"]["test_tied"] > 0.5
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def test_bad_weight_files_name_the_file_and_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        HeuristicPolicy.load(tmp_path / "missing.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match="junk.npz is not a readable"):
+        HeuristicPolicy.load(junk)
+    good = random_policy().to_arrays()
+    cases = {
+        "no 'meta'": {k: v for k, v in good.items() if k != "meta"},
+        "format_version": {**good, "meta": np.array(json.dumps({"format_version": 9}))},
+        "w1 must have shape": {**good, "w1": np.zeros((3, 8), np.float32)},
+        "b0 must have shape": {**good, "b0": np.zeros(3, np.float32)},
+        "NaN": {**good, "w0": np.full((80, 16), np.nan, np.float32)},
+        "layer 2 needs": {k: v for k, v in good.items() if k != "b2"},
+        "5 outputs": {**good, "w2": np.zeros((8, 4), np.float32), "b2": np.zeros(4, np.float32)},
+    }
+    for i, (message, arrays) in enumerate(cases.items()):
+        path = _write(tmp_path / f"bad{i}.npz", arrays)
+        with pytest.raises(ValueError, match=message) as err:
+            HeuristicPolicy.load(path)
+        assert f"bad{i}.npz" in str(err.value)
+
+
+def test_policy_option_validation(weights_file: Path) -> None:
+    with pytest.raises(ValueError, match="policy must be"):
+        FSMSwarm(10, 2, seed=0, policy="nn")
+    with pytest.raises(ValueError, match="need policy='heuristic'"):
+        FSMSwarm(10, 2, seed=0, weights=weights_file)
+    with pytest.raises(ValueError, match="steering"):
+        FSMSwarm(10, 2, seed=0, policy="heuristic", weights=weights_file,
+                 steering=Steering(fraction=0.2, strength=1.0))  # fmt: skip
+    with pytest.raises(ValueError, match="n_sensors=40"):
+        FSMSwarm(10, 2, seed=0, policy="heuristic", weights=weights_file, n_sensors=20)
+    for bad in (0.0, 1.5, [10], np.ones(3, bool), "half"):
+        with pytest.raises(ValueError, match="heuristic_agents"):
+            FSMSwarm(10, 2, seed=0, policy="heuristic", weights=weights_file,
+                     heuristic_agents=bad)  # fmt: skip
+
+
+def test_heuristic_swarm_is_deterministic_and_thread_independent(weights_file: Path) -> None:
+    def run(threads: int) -> dict[str, np.ndarray]:
+        old = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return FSMSwarm(30, 3, seed=4, policy="heuristic", weights=weights_file).run(15)
+        finally:
+            numba.set_num_threads(old)
+
+    a = run(1)
+    b = run(min(2, numba.config.NUMBA_NUM_THREADS))
+    c = run(1)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key], c[key])
+
+
+def test_heuristic_moves_come_from_previous_and_current_visual_states(weights_file: Path) -> None:
+    pol = HeuristicPolicy.load(weights_file)
+    sw = FSMSwarm(12, 2, seed=5, policy=pol)
+    prev = sw.visual()[0].copy()
+    for _ in range(4):
+        cur = sw.visual()[0].copy()
+        state = sw.rng.bit_generator.state
+        dec = sw.decide()
+        sw.rng.bit_generator.state = state
+        uniforms = sw.rng.random(12)
+        expected, _ = pol.act(prev, cur, uniforms)
+        np.testing.assert_array_equal(dec.action, expected)
+        assert not dec.counts.any()  # no tree search for heuristic agents
+        sw.step()
+        prev = cur
+
+
+def test_a_fraction_of_agents_and_the_rest_fsm(weights_file: Path) -> None:
+    sw = FSMSwarm(10, 2, seed=6, policy="heuristic", weights=weights_file, heuristic_agents=0.3)
+    assert sw.policy == "heuristic" and sw.heuristic_agents.tolist() == [True] * 3 + [False] * 7
+    dec = sw.decide()
+    assert not dec.counts[:3].any() and dec.counts[3:].any()
+    fsm = FSMSwarm(10, 2, seed=6)
+    np.testing.assert_array_equal(dec.action[3:], fsm.decide().action[3:])
+    assert FSMSwarm(10, 2, seed=0).policy == "fsm"
+
+
+def test_swarm_env_expert_action_reproduces_the_heuristic_swarm(weights_file: Path) -> None:
+    env = gym.make("FSMSwarm-v0", n_agents=10, horizon=2, policy="heuristic",
+                   weights=str(weights_file), heuristic_agents=0.5)  # fmt: skip
+    obs, info = env.reset(seed=7)
+    for _ in range(5):
+        assert info["fsm_counts"].any(axis=1).all()  # every agent scored, for the rewards
+        obs, r, term, trunc, info = env.step(info["expert_action"])
+    sw = FSMSwarm(10, 2, seed=7, policy="heuristic", weights=weights_file, heuristic_agents=0.5)
+    run = sw.run(5)
+    np.testing.assert_array_equal(info["positions"], run["positions"][-1])
+    np.testing.assert_array_equal(obs[:, 1], sw.visual_bits())
+
+
+def test_focal_env_with_heuristic_others(weights_file: Path) -> None:
+    env = gym.make("FSMFocal-v0", n_agents=10, horizon=2, others_policy="heuristic",
+                   weights=str(weights_file))  # fmt: skip
+    obs, info = env.reset(seed=0)
+    for _ in range(4):
+        obs, r, term, trunc, info = env.step(info["expert_action"])
+    assert obs.shape == (80,) and np.isfinite(r) and info["fsm_counts"].shape == (5,)
+    with pytest.raises(ValueError, match="others_policy='heuristic'"):
+        gym.make("FSMFocal-v0", n_agents=10, horizon=2, weights=str(weights_file))
