@@ -61,14 +61,26 @@ def score_moves(
     if active is None:
         active = np.ones(n, dtype=np.bool_)
     kp = kernel_params(cfg, collect_leaf=reachable)
-    # agents' costs differ (collisions prune branches): hand them to threads one at a time
-    with numba.parallel_chunksize(1):
-        counts, nodes, weights, leaf_keys, n_leaf = kernels.branch_scores(
-            _kernel_array(positions, np.float64),
-            _kernel_array(headings, np.float64),
-            _kernel_array(active, np.bool_),
-            kp,
-        )
+    pos = _kernel_array(positions, np.float64)
+    th = _kernel_array(headings, np.float64)
+    active = _kernel_array(active, np.bool_)
+    # Large flocks are searched in blocks of agents, so that Ctrl-C (seen by Python only between
+    # numba calls) stops a long step within one block; each agent's search is independent, so
+    # the results are the same as in one call.
+    blocks = [active] if n <= INTERRUPT_BLOCK else _blocks(active, INTERRUPT_BLOCK)
+    parts = []
+    for block in blocks:
+        # agents' costs differ (collisions prune branches): hand them to threads one at a time
+        with numba.parallel_chunksize(1):
+            parts.append(kernels.branch_scores(pos, th, block, kp))
+    if len(parts) == 1:
+        counts, nodes, weights, leaf_keys, n_leaf = parts[0]
+    else:
+        merged = [np.zeros_like(out) for out in parts[0]]
+        for block, part in zip(blocks, parts, strict=True):
+            for total, out in zip(merged, part, strict=True):
+                total[block] = out[block]
+        counts, nodes, weights, leaf_keys, n_leaf = merged
     scores = weights if cfg.model == "continuous" else counts.astype(np.float64)
     reach = None
     if reachable:
@@ -80,6 +92,19 @@ def score_moves(
             dtype=np.int64,
         )
     return counts, nodes, scores, reach
+
+
+INTERRUPT_BLOCK = 1024  # agents per kernel call in large flocks
+
+
+def _blocks(active: np.ndarray, size: int) -> list[np.ndarray]:
+    """``active`` split into masks of at most ``size`` consecutive agents each."""
+    out = []
+    for start in range(0, active.shape[0], size):
+        block = np.zeros_like(active)
+        block[start : start + size] = active[start : start + size]
+        out.append(block)
+    return out
 
 
 def _kernel_array(a: np.ndarray, dtype: type) -> np.ndarray:

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from swarm_gym.heuristic import HeuristicPolicy
 
 
+# Above this many agents FSMSwarm needs allow_large=True (see its constructor's error message).
+MAX_AGENTS = 5000
+
+
 class FSMSwarm:
     """N agents on the infinite plane, each maximising its number of distinct future visual states.
 
@@ -71,7 +75,14 @@ class FSMSwarm:
             options["n_agents"] = n_agents
         if horizon is not None:
             options["horizon"] = horizon
+        allow_large = bool(options.pop("allow_large", False))
         self.config: SwarmConfig = as_config(config, **options)
+        if self.config.n_agents > MAX_AGENTS and not allow_large:
+            raise ValueError(
+                f"n_agents={self.config.n_agents} is above {MAX_AGENTS}: the visual states cost "
+                "O(N^2 log N) time and the tree search O(N) memory per agent per step (N = 10^7 "
+                "needs over 7 GB, N = 10^5 over 30 s a step); pass allow_large=True to run it"
+            )
         self._policy: HeuristicPolicy | None = None
         self._heuristic: np.ndarray | None = None
         if isinstance(policy, str) and policy == "fsm":
@@ -119,6 +130,7 @@ class FSMSwarm:
         self._decision: Decision | None = None
         self._visual: tuple[np.ndarray, np.ndarray] | None = None
         self._prev_keys: np.ndarray | None = None
+        self._heur_keys: np.ndarray | None = None
         if self.steering is not None:
             self.steering.reset(self._view)
 
@@ -139,13 +151,24 @@ class FSMSwarm:
             )
         if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(headings))):
             raise ValueError("positions and headings must be finite")
+        new_speeds = None
+        if speeds is not None:  # checked in full before anything is assigned
+            try:
+                new_speeds = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (n,)).copy()
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"speeds must be a number or an array of shape ({n},), got {np.shape(speeds)}"
+                ) from None
+            if not np.all(np.isfinite(new_speeds)) or np.any(new_speeds < 0):
+                raise ValueError(f"speeds must be finite and >= 0, got {speeds!r}")
         self._pos = positions.copy()
         self._th = headings.copy()
-        if speeds is not None:
-            self._speed = np.broadcast_to(np.asarray(speeds, dtype=np.float64), (n,)).copy()
+        if new_speeds is not None:
+            self._speed = new_speeds
         self._decision = None
         self._visual = None
         self._prev_keys = None
+        self._heur_keys = None
 
     @property
     def view(self) -> SwarmView:
@@ -231,12 +254,26 @@ class FSMSwarm:
             scores = np.zeros((n, 5))
             reach = np.zeros(n, dtype=np.int64) if self.collect_reachable else None
         action = choose(scores, uniforms, cfg.tie_break)
-        keys = self.visual()[0]
+        keys = self._heuristic_keys()
         prev = keys if self._prev_keys is None else self._prev_keys
         sel = self._heuristic
         moves, _ = self._policy.act(prev[sel], keys[sel], uniforms[sel])
         action[sel] = moves
         return Decision(counts, nodes, scores, tied_moves(scores), action, reach)
+
+    def _heuristic_keys(self) -> np.ndarray:
+        """The current visual states for the heuristic: the cached ones if computed, else by the
+        O(N log N)-per-agent :func:`swarm_gym.heuristic.visual_keys` (identical keys)."""
+        if self._visual is not None:
+            return self._visual[0]
+        if self._heur_keys is None:
+            from swarm_gym.heuristic import visual_keys
+
+            cfg = self.config
+            self._heur_keys = visual_keys(self._pos, self._th, float(cfg.radius),
+                                          int(HALFWIDTH_CODE[cfg.halfwidth]),
+                                          int(cfg.n_sensors), float(cfg.sensor_threshold))  # fmt: skip
+        return self._heur_keys
 
     def step(self, actions: np.ndarray | None = None) -> np.ndarray:
         """Advance one time step. ``actions`` (N,) in 0..4 overrides the FSM choice.
@@ -258,7 +295,8 @@ class FSMSwarm:
     def _apply(self, actions: np.ndarray) -> None:
         cfg = self.config
         if self._policy is not None:
-            self._prev_keys = self.visual()[0]
+            self._prev_keys = self._heuristic_keys()
+            self._heur_keys = None
         n = cfg.n_agents
         xi = self.rng.standard_normal((n, 2))  # xi0 speed noise, xi1 turn noise
         turns = np.asarray(cfg.turns)[actions]

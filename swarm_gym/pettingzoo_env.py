@@ -89,7 +89,15 @@ class FSMSwarmParallelEnv(ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"actions must contain every live agent; missing {missing[:5]}")
-        arr = np.array([int(actions[a]) for a in self.possible_agents], dtype=np.int64)
+        arr = np.empty(len(self.possible_agents), dtype=np.int64)
+        for i, agent in enumerate(self.possible_agents):
+            move = actions[agent]
+            value = np.asarray(move)
+            if value.shape != () or value.dtype.kind not in "iuf" or value != np.round(value):
+                raise ValueError(f"actions[{agent!r}] must be an integer move in 0..4, got {move!r}")  # fmt: skip
+            if not 0 <= int(value) <= 4:
+                raise ValueError(f"actions[{agent!r}] must be in 0..4, got {move!r}")
+            arr[i] = int(value)
         obs, _, terminated, truncated, info = self.env.step(arr)
         observations, infos = self._split(obs, info)
         rewards = {a: float(info["rewards"][i]) for i, a in enumerate(self.possible_agents)}

@@ -43,6 +43,12 @@ def register_env_packages() -> None:
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     """Return the spec of ``env_id`` or raise ``ValueError`` naming close matches."""
     register_env_packages()
+    if ":" in env_id:  # "module:ID", as gym.make takes it: the module registers ID on import
+        module, env_id = env_id.split(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ValueError(f"--env: cannot import {module!r} for {env_id!r}: {err}") from err
     try:
         return gym.spec(env_id)
     except gym.error.Error as err:

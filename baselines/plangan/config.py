@@ -132,7 +132,9 @@ def preset_values(preset: str, kind: str) -> dict[str, Any]:
 
 
 # Settings a resumed run may change; the rest must match the run's config.json.
-RESUME_MAY_CHANGE = ("resume", "out", "threads", "device", "video", "progress", "verbose")
+# ``runtime`` holds the hyperparameters that only decide when checkpoints and logs happen.
+RESUME_MAY_CHANGE = ("resume", "out", "threads", "device", "video", "progress", "verbose", "runtime")  # fmt: skip
+RUNTIME_FIELDS = ("checkpoint_every_s", "train_chunk", "video_steps")
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> PlanGANConfig:
     )
 
 
-def hyperparameters_dict(hp: PlanGANHyperparameters) -> dict[str, Any]:
+def hyperparameters_dict(hp: PlanGANHyperparameters, runtime: bool = False) -> dict[str, Any]:
+    """The algorithm's settings (``runtime=False``) or the checkpoint/log timing ones (``True``)."""
     data = dataclasses.asdict(hp)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items() if (k in RUNTIME_FIELDS) == runtime}  # fmt: skip

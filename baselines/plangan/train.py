@@ -317,6 +317,7 @@ def run(config: PlanGANConfig) -> dict[str, Any]:
         "runner": "baselines.plangan",
         "algorithm": ALGORITHM,
         "hyperparameters": hyperparameters_dict(hp),
+        "runtime": hyperparameters_dict(hp, runtime=True),
     }
     store = CheckpointStore(config.out / CHECKPOINT_DIR, RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE))  # fmt: skip
     with starting_run(config.out, run_config, config.resume, RESUME_MAY_CHANGE) as run_dir:

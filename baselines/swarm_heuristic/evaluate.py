@@ -10,7 +10,7 @@ mean nearest-neighbour distance and opacity over steps 200.. with the FSM swarm 
 ``heuristic_seed{s}.csv``, ``compare_summary.json``, ``compare.png`` and ``side_by_side.gif``
 (FSM left, heuristic right, seed 0, the first ``--gif-steps`` steps). ``speed`` times one step of
 the heuristic swarm at N = 50, 200, 1000, 5000 (split into the visual states and the network) and
-of the FSM at N = 50, writing ``speed.json``, and ``large.gif``, a heuristic flock of
+of the FSM at N = 50, writing ``speed.json`` (``--name``), and ``large.gif``, a heuristic flock of
 ``--large-n`` agents.
 """
 
@@ -107,16 +107,16 @@ def compare(out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_step
 
 
 def _time_steps(sw: Any, steps: int) -> dict[str, float]:
-    from swarm_gym import kernels
     from swarm_gym.config import HALFWIDTH_CODE
+    from swarm_gym.heuristic import visual_keys
 
     cfg = sw.config
     total, vis = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
-        kernels.visual_states(sw.view.positions.copy(), sw.view.headings.copy(),
-                              float(cfg.radius), int(HALFWIDTH_CODE[cfg.halfwidth]),
-                              int(cfg.n_sensors), float(cfg.sensor_threshold))  # fmt: skip
+        visual_keys(sw.view.positions.copy(), sw.view.headings.copy(), float(cfg.radius),
+                    int(HALFWIDTH_CODE[cfg.halfwidth]), int(cfg.n_sensors),
+                    float(cfg.sensor_threshold))  # fmt: skip
         t1 = time.perf_counter()
         sw.step()
         t2 = time.perf_counter()
@@ -126,7 +126,7 @@ def _time_steps(sw: Any, steps: int) -> dict[str, float]:
 
 
 def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
-          large_steps: int) -> None:  # fmt: skip
+          large_steps: int, name: str = "speed") -> None:  # fmt: skip
     """Seconds per step of the heuristic swarm and of the FSM (see the module docstring)."""
     import numba
 
@@ -159,7 +159,7 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
         times.append(time.perf_counter() - t0)
     result["fsm_50"] = {"seconds_per_step": float(np.median(times))}
     print("fsm 50", result["fsm_50"])
-    with open(out / "speed.json", "w") as handle:
+    with open(out / f"{name}.json", "w") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)
     if large_steps > 0:
         box = 100.0 * float(np.sqrt(large_n / 50))
@@ -187,11 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000, 5000])
     parser.add_argument("--large-n", type=int, default=1000)
     parser.add_argument("--large-steps", type=int, default=300)
+    parser.add_argument("--name", default="speed", help="speed: NAME.json")
     args = parser.parse_args(argv)
     if args.command == "compare":
         compare(args.out, args.weights, args.steps, args.fsm_dir, args.gif_steps)
     else:
-        speed(args.out, args.weights, args.sizes, args.large_n, args.large_steps)
+        speed(args.out, args.weights, args.sizes, args.large_n, args.large_steps, args.name)
     return 0
 
 

@@ -50,6 +50,7 @@ class RecordConfig:
     )
     fraction: float = option(1.0, help="with --weights: fraction of heuristic agents",
                              positive=True, maximum=1.0)  # fmt: skip
+    sample: bool = option(False, help="with --weights: sample the heuristic's moves")
     resume: bool = option(False, help="record the runs missing from --out")
 
 
@@ -65,26 +66,31 @@ def settings(args: RecordConfig) -> dict[str, Any]:
     if args.weights is not None:
         conf["weights"] = str(args.weights)
         conf["fraction"] = args.fraction
+        if args.sample:
+            conf["sample"] = True
     return conf
 
 
 def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path | None = None,
-               fraction: float = 1.0) -> dict[str, np.ndarray]:  # fmt: skip
+               fraction: float = 1.0, sample: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """Run one seeded swarm for ``steps`` steps and return its FSM decision arrays.
 
     With ``weights`` the heuristic agents (``fraction`` of them) fly by that heuristic while every
     agent's FSM decision is recorded (the data-aggregation step of DAgger: FSM labels on the
-    states the heuristic visits); the L/R tie of those FSM choices is drawn from a generator of
+    states the heuristic visits; ``sample``: moves drawn from its probabilities rather than the
+    most probable); the L/R tie of those FSM choices is drawn from a generator of
     its own (seed ``seed``), and ``moved`` holds the moves taken.
     """
     from swarm_gym import FSMSwarm
     from swarm_gym.decision import choose
+    from swarm_gym.heuristic import HeuristicPolicy
 
     if weights is None:
         sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed)
     else:
-        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, policy="heuristic",
-                      weights=weights, heuristic_agents=float(fraction))  # fmt: skip
+        pol = HeuristicPolicy.load(weights, greedy=not sample)
+        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, policy=pol,
+                      heuristic_agents=float(fraction))  # fmt: skip
         sw.score_all = True
     tie_rng = np.random.default_rng(seed)
     moved = np.empty((steps, n_agents), dtype=np.int8)
@@ -135,7 +141,7 @@ def record(args: RecordConfig, log: Any = print) -> Path:
             continue
         start = time.perf_counter()
         arrays = record_run(conf["n_agents"], conf["horizon"], conf["seed"] + r, conf["steps"],
-                            args.weights, args.fraction)  # fmt: skip
+                            args.weights, args.fraction, args.sample)  # fmt: skip
         atomic_write(run_path(out, r), partial(_save_compressed, arrays=arrays))
         log(f"run {r} (seed {conf['seed'] + r}): {conf['steps']} steps x {conf['n_agents']} "
             f"agents in {time.perf_counter() - start:.1f} s")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,12 +45,12 @@ def test_record_smoke_is_resumable_and_holds_the_fsm_decisions(tmp_path: Path) -
     samples = load_samples(out)
     assert samples.x.shape == (3 * 10 * 8, 80) and set(samples.run.tolist()) == {0, 1, 2}
     run_path(out, 2).write_bytes(b"damaged")
-    with pytest.raises(ValueError, match="run_0002.npz is damaged"):
+    with pytest.raises(ValueError, match=r"run_0002\.npz is damaged"):
         load_run(run_path(out, 2))
 
 
-def _torch_model(arrays: dict[str, np.ndarray]) -> object:
-    layers: list[object] = []
+def _torch_model(arrays: dict[str, np.ndarray]) -> Any:
+    layers: list[Any] = []
     k = 0
     while f"w{k}" in arrays:
         w, b = arrays[f"w{k}"], arrays[f"b{k}"]
