@@ -50,8 +50,8 @@ __all__ = [
 
 #: The registered environments, as data.
 ENV_SPECS: tuple[dict[str, Any], ...] = (
-    {"id": "FSMSwarm-v0", "entry_point": "swarm_gym.envs:FSMSwarmEnv", "max_episode_steps": None},
-    {"id": "FSMFocal-v0", "entry_point": "swarm_gym.envs:FSMFocalEnv", "max_episode_steps": None},
+    {"id": "FSMSwarm-v0", "entry_point": "swarm_gym.envs:FSMSwarmEnv", "max_episode_steps": 1000},
+    {"id": "FSMFocal-v0", "entry_point": "swarm_gym.envs:FSMFocalEnv", "max_episode_steps": 1000},
 )
 
 

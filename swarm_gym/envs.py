@@ -103,7 +103,9 @@ class FSMSwarmEnv(_SwarmEnvBase):
 
     Args:
         n_agents, horizon: N and tau.
-        max_steps: episode length.
+        max_steps: episode length (the registered IDs also carry 1000 as
+            ``max_episode_steps``; for another length through ``gym.make`` pass both,
+            ``gym.make(ID, max_steps=N, max_episode_steps=N)``).
         reward_mode, collision_reward: see :func:`swarm_gym.rewards.agent_rewards`.
         render_mode: None or ``"rgb_array"``.
         config: optional :class:`SwarmConfig`; ``**options`` override its fields.

@@ -203,3 +203,13 @@ def test_cli_rejects_bad_sweep_settings_in_one_line(tmp_path, capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+def test_registered_episode_length_is_the_truncation_step() -> None:
+    import gymnasium as gym
+
+    import swarm_gym
+
+    swarm_gym.register_envs()
+    for env_id in ("FSMSwarm-v0", "FSMFocal-v0"):
+        assert gym.spec(env_id).max_episode_steps == 1000
