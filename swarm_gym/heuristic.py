@@ -34,12 +34,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from swarm_gym.kernels import key_from_intervals, merge_intervals, sensor_edges
+from swarm_gym.kernels import collect_pieces, key_from_intervals, merge_intervals, sensor_edges
 
 FORMAT_VERSION = 1
 N_MOVES = 5
 
-_TWO_PI = 2.0 * math.pi
 
 #: The shipped weights (package data).
 DEFAULT_WEIGHTS = "heuristic_fsm_n50_tau4.npz"
@@ -131,55 +130,21 @@ def visual_keys(
     """(N,) packed depth-0 visual states, equal to the keys of
     :func:`swarm_gym.kernels.visual_states` in O(N log N) per agent instead of O(N^2).
 
-    The pieces are those of :func:`swarm_gym.kernels.build_intervals` (the same arithmetic, in the
-    same order), ordered by an argsort instead of its insertion sort, then merged and packed by the
-    shared kernels. The merged intervals do not depend on the order of pieces with equal starts,
+    The pieces come from :func:`swarm_gym.kernels.collect_pieces` (the FSM search's own), ordered
+    by an argsort instead of :func:`~swarm_gym.kernels.build_intervals`' insertion sort, then
+    merged and packed by the shared kernels. The merged intervals do not depend on the order of pieces with equal starts,
     so the keys are identical (tested).
     """
     n = pos.shape[0]
     edges = sensor_edges(n_s)
     keys = np.zeros(n, dtype=np.int64)
+    qx = np.ascontiguousarray(pos[:, 0])
+    qy = np.ascontiguousarray(pos[:, 1])
     for i in prange(n):
         lo = np.empty(2 * n + 2)
         hi = np.empty(2 * n + 2)
         fill = np.empty(n_s)
-        ch = math.cos(th[i])
-        sh = math.sin(th[i])
-        m = 0
-        for j in range(n):
-            if j == i:
-                continue
-            rx = pos[j, 0] - pos[i, 0]
-            ry = pos[j, 1] - pos[i, 1]
-            d = math.sqrt(rx * rx + ry * ry)
-            arg = (ch * rx + sh * ry) / d
-            if not (arg <= 1.0 and arg >= -1.0):
-                continue
-            beta = math.acos(arg)
-            if ch * ry - sh * rx < 0.0:
-                beta = _TWO_PI - beta
-            if halfwidth == 0:
-                w = math.atan(radius / d)
-            else:
-                w = math.asin(radius / d) if d > radius else 0.5 * math.pi
-            a = beta - w
-            b = beta + w
-            if a < 0.0:
-                lo[m] = 0.0
-                hi[m] = b
-                lo[m + 1] = _TWO_PI + beta - w
-                hi[m + 1] = _TWO_PI
-                m += 2
-            elif b > _TWO_PI:
-                lo[m] = 0.0
-                hi[m] = beta + w - _TWO_PI
-                lo[m + 1] = a
-                hi[m + 1] = _TWO_PI
-                m += 2
-            else:
-                lo[m] = a
-                hi[m] = b
-                m += 1
+        m = collect_pieces(pos[i, 0], pos[i, 1], th[i], qx, qy, i, radius, halfwidth, lo, hi)
         order = np.argsort(lo[:m])
         slo = np.empty(m)
         shi = np.empty(m)

@@ -72,7 +72,7 @@ def ballistic_table(
 
 
 @njit(**_JIT)
-def build_intervals(
+def collect_pieces(
     cx: float,
     cy: float,
     heading: float,
@@ -84,12 +84,12 @@ def build_intervals(
     lo: np.ndarray,
     hi: np.ndarray,
 ) -> int:
-    """Occupied angular pieces (within [0, 2*pi], relative to ``heading``) seen from (cx, cy).
+    """Occupied angular pieces (within [0, 2*pi], relative to ``heading``) seen from (cx, cy),
+    unsorted, in the order of the agents; returns their number.
 
-    Agent ``skip`` is ignored. Writes the pieces to ``lo``/``hi`` sorted by start and returns
-    their number. As the reference C++ computes the visual state: counter-clockwise bearing from
-    arccos plus the sign of the cross product, the NaN skip (|argument| > 1 or d = 0), half-width
-    atan(R/d) or asin(R/d), and the split of pieces crossing 0 or 2*pi.
+    Agent ``skip`` is ignored. As the reference C++ computes the visual state: counter-clockwise
+    bearing from arccos plus the sign of the cross product, the NaN skip (|argument| > 1 or d = 0),
+    half-width atan(R/d) or asin(R/d), and the split of pieces crossing 0 or 2*pi.
     """
     ch = math.cos(heading)
     sh = math.sin(heading)
@@ -129,6 +129,24 @@ def build_intervals(
             lo[m] = a
             hi[m] = b
             m += 1
+    return m
+
+
+@njit(**_JIT)
+def build_intervals(
+    cx: float,
+    cy: float,
+    heading: float,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    skip: int,
+    radius: float,
+    halfwidth: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> int:
+    """The pieces of :func:`collect_pieces`, sorted by start in ``lo``/``hi``; returns their number."""
+    m = collect_pieces(cx, cy, heading, qx, qy, skip, radius, halfwidth, lo, hi)
     # insertion sort by start (m is about 2N; the arrays are short)
     for p in range(1, m):
         a = lo[p]

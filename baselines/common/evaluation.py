@@ -66,11 +66,12 @@ def evaluate_goal_policy(
     any_success = np.zeros(env.num_envs, dtype=bool)
     finals: list[float] = []
     anys: list[float] = []
-    has_success = [False]
+    has_success = False
 
     def record(local: dict[str, Any], _globals: dict[str, Any]) -> None:
+        nonlocal has_success
         i, info = local["i"], local["info"]
-        has_success[0] |= "is_success" in info
+        has_success |= "is_success" in info
         any_success[i] |= bool(info.get("is_success", False))
         if local["done"]:
             finals.append(float(bool(info.get("is_success", False))))
@@ -87,8 +88,8 @@ def evaluate_goal_policy(
     )
     nan = float("nan")
     return EvalResult(
-        success_final=float(np.mean(finals)) if has_success[0] else nan,
-        success_any=float(np.mean(anys)) if has_success[0] else nan,
+        success_final=float(np.mean(finals)) if has_success else nan,
+        success_any=float(np.mean(anys)) if has_success else nan,
         mean_return=float(np.mean(returns)),
         std_return=float(np.std(returns)),
         mean_length=float(np.mean(lengths)),

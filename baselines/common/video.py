@@ -13,21 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from dexterous_gym.video import caption, check_video_path, default_suffix, write_video
+from dexterous_gym.video import caption, check_video_path, write_video
 
 __all__ = [
     "caption",
     "check_video_path",
     "record_episode",
     "record_policy_video",
-    "video_suffix",
     "write_video",
 ]
-
-
-def video_suffix() -> str:
-    """``.mp4`` if imageio can reach ffmpeg, else ``.gif``."""
-    return default_suffix()
 
 
 def record_episode(

@@ -61,7 +61,7 @@ from baselines.common.runfolder import (
     write_json,
 )
 from baselines.common.runtime import check_device, configure_torch
-from baselines.common.video import record_episode, video_suffix, write_video
+from baselines.common.video import record_episode, write_video
 from baselines.plangan.buffer import ReplayBuffer
 from baselines.plangan.config import (
     RESUME_MAY_CHANGE,
@@ -295,7 +295,7 @@ class Runner:
                 env, lambda obs: self.plan_action(env, obs),
                 seed=episode_seed(self.config.seed, EVAL_SEED), max_steps=self.hp.video_steps,
             )  # fmt: skip
-            path = write_video(frames, run_dir / "videos" / f"eval_episode{video_suffix()}", fps=12.5)  # fmt: skip
+            path = write_video(frames, run_dir / "videos" / "eval_episode", fps=12.5)  # MP4 or GIF
             write_json(run_dir / "videos" / "eval_episode.json", summary)
             return Path(path)
         except Exception as err:

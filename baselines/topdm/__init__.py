@@ -3,5 +3,5 @@
 * :mod:`~baselines.topdm.config`      settings and the presets (paper, paper_k40, reduced, smoke)
 * :mod:`~baselines.topdm.planner`     the TOPDM planning call and MPPI
 * :mod:`~baselines.topdm.run`         receding-horizon trajectory generator with checkpoints
-* :mod:`~baselines.topdm.trajectory`  trajectory files and ``load_trajectory``
+* :mod:`~baselines.topdm.trajectory`  re-exports :mod:`baselines.common.trajectory` (trajectory files)
 """
