@@ -1,7 +1,8 @@
 """Dexterous Gym: two-hand dexterous manipulation tasks and PenSpin for Gymnasium + MuJoCo.
 
 ``import dexterous_gym`` registers the 31 environment IDs of the original suite (see
-:data:`ENV_IDS`); ``gym.make("dexterous_gym:PenSpin-v0")`` works without the import.
+:data:`ENV_IDS`) and, beyond them, :data:`EXTRA_ENV_IDS`: ``PenReorientation-v0``, SCDM's one-hand
+pen reorientation task; ``gym.make("dexterous_gym:PenSpin-v0")`` works without the import.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import gymnasium as gym  # noqa: E402
 
 from dexterous_gym.tasks import (  # noqa: E402
     ALL_ENV_IDS,
+    EXTRA_ENV_IDS,
     FAMILIES,
+    PEN_REORIENTATION_ID,
+    PEN_REORIENTATION_MAX_EPISODE_STEPS,
     PEN_SPIN_ID,
     PEN_SPIN_MAX_EPISODE_STEPS,
     TWO_HAND_TASKS,
@@ -28,7 +32,7 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-ENV_IDS: tuple[str, ...] = ALL_ENV_IDS
+ENV_IDS: tuple[str, ...] = ALL_ENV_IDS  # the 31 IDs of the original suite
 
 
 def _register_all() -> None:
@@ -52,8 +56,15 @@ def _register_all() -> None:
             max_episode_steps=PEN_SPIN_MAX_EPISODE_STEPS,
             additional_wrappers=(WRAPPER_SPEC,),
         )
+    if PEN_REORIENTATION_ID not in gym.registry:
+        gym.register(
+            id=PEN_REORIENTATION_ID,
+            entry_point="dexterous_gym.envs:PenReorientationEnv",
+            max_episode_steps=PEN_REORIENTATION_MAX_EPISODE_STEPS,
+            additional_wrappers=(WRAPPER_SPEC,),
+        )
 
 
 _register_all()
 
-__all__ = ["ENV_IDS", "__version__"]
+__all__ = ["ENV_IDS", "EXTRA_ENV_IDS", "__version__"]

@@ -2,6 +2,8 @@
 
 python -m dexterous_gym list
 python -m dexterous_gym rollout EggCatchUnderarm-v0 --policy random --steps 75 --out egg.gif
+
+The IDs are the 31 of the original suite and PenReorientation-v0.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from typing import Any
 def _list(_: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    from dexterous_gym import ENV_IDS
-    from dexterous_gym.tasks import TASKS_BY_ID
+    from dexterous_gym import ENV_IDS, EXTRA_ENV_IDS
+    from dexterous_gym.tasks import PEN_REORIENTATION_ID, TASKS_BY_ID
 
+    one_hand = {PEN_REORIENTATION_ID: ("PenReorientation", "pen", "dense")}
     print(f"{'ID':34} {'family':18} {'object':6} {'reward':6} {'steps':>5}")
-    for env_id in ENV_IDS:
+    for env_id in (*ENV_IDS, *EXTRA_ENV_IDS):
         task = TASKS_BY_ID.get(env_id)
         family, obj, reward = (
-            (task.family, task.object, task.reward_type) if task else ("PenSpin", "pen", "spin")
+            (task.family, task.object, task.reward_type)
+            if task
+            else one_hand.get(env_id, ("PenSpin", "pen", "spin"))
         )
         print(f"{env_id:34} {family:18} {obj:6} {reward:6} {gym.spec(env_id).max_episode_steps:>5}")
     return 0
@@ -56,7 +61,7 @@ def _rollout(args: argparse.Namespace) -> int:
     import dexterous_gym
     from dexterous_gym.video import write_video
 
-    if args.env_id not in dexterous_gym.ENV_IDS:
+    if args.env_id not in (*dexterous_gym.ENV_IDS, *dexterous_gym.EXTRA_ENV_IDS):
         return _fail(
             f"env_id must be one of the IDs of `python -m dexterous_gym list`, got {args.env_id!r}"
         )

@@ -4,7 +4,8 @@ Each two-hand scene is the stock hand (``robot.xml`` + ``shared.xml`` + ``shared
 shipped in gymnasium-robotics) attached twice, the second copy with the ``_2`` suffix, plus the
 per-family deltas of :mod:`dexterous_gym.tasks`: mount poses, six unlimited mount DoFs and their
 actuators (hand-2 set before hand-1, as the original orders them), objects, targets, floor, light
-and the camera's look-at site. PenSpin uses the stock single-hand pen scene.
+and the camera's look-at site. PenSpin and PenReorientation use the stock single-hand pen scene
+(PenSpin with its target pen hidden, PenReorientation with it showing the goal).
 
 Compiled models are cached per scene; every env gets its own copy so that edits to one env's model
 (domain randomisation, say) never leak into another.
@@ -257,18 +258,34 @@ def _compiled_two_hand(family_name: str, obj: str) -> mujoco.MjModel:
         return spec.compile()
 
 
+def _stock_pen_spec() -> mujoco.MjSpec:
+    """The stock single-hand pen scene, its target pen gravity-compensated: the original's target
+    free-falls between goal updates; this one stays where the goal puts it."""
+    spec = mujoco.MjSpec.from_file(str(HAND_DIR / "manipulate_pen.xml"))
+    spec.body("target").gravcomp = 1.0
+    return spec
+
+
 @functools.cache
 def _compiled_pen_spin() -> mujoco.MjModel:
-    spec = mujoco.MjSpec.from_file(str(HAND_DIR / "manipulate_pen.xml"))
+    spec = _stock_pen_spec()
     # PenSpin has no goal: the target is parked, gravity-compensated and invisible, instead of
     # being sent 10 km away as the original's placeholder goal did.
     target = spec.body("target")
-    target.gravcomp = 1.0
     for geom in target.geoms:
         geom.rgba = [0, 0, 0, 0]
         geom.material = ""
     for site in target.sites:
         site.rgba = [0, 0, 0, 0]
+    return spec.compile()
+
+
+@functools.cache
+def _compiled_pen_reorientation() -> mujoco.MjModel:
+    spec = _stock_pen_spec()
+    # The target pen shows the goal pose: a visible ghost, as the two-hand targets (_add_body).
+    for geom in spec.body("target").geoms:
+        geom.group, geom.contype, geom.conaffinity = 2, 0, 0
     return spec.compile()
 
 
@@ -284,3 +301,9 @@ def two_hand_model(family_name: str, obj: str) -> mujoco.MjModel:
 def pen_spin_model() -> mujoco.MjModel:
     """A private copy of the compiled PenSpin model (stock single-hand pen scene)."""
     return copy.copy(_compiled_pen_spin())
+
+
+def pen_reorientation_model() -> mujoco.MjModel:
+    """A private copy of the compiled PenReorientation model: the PenSpin scene with its target
+    pen visible (a ghost at the goal pose)."""
+    return copy.copy(_compiled_pen_reorientation())

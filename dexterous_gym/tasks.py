@@ -200,7 +200,16 @@ TASKS_BY_ID: dict[str, Task] = {t.env_id: t for t in TWO_HAND_TASKS}
 PEN_SPIN_ID = "PenSpin-v0"
 PEN_SPIN_MAX_EPISODE_STEPS = 250
 
-ALL_ENV_IDS: tuple[str, ...] = (*TASKS_BY_ID, PEN_SPIN_ID)
+ALL_ENV_IDS: tuple[str, ...] = (*TASKS_BY_ID, PEN_SPIN_ID)  # the 31 IDs of the original suite
+
+# SCDM's one-hand pen reorientation (gym's HandManipulatePen, modified; the paper's experiments
+# name it HandPenMod): not part of the original suite, registered with it.
+PEN_REORIENTATION_ID = "PenReorientation-v0"
+PEN_REORIENTATION_MAX_EPISODE_STEPS = 100  # gymnasium-robotics' HandManipulatePen episode length
+# stock HandManipulatePen goal offsets from the pen's start position, per axis (lo, hi), in m
+PEN_REORIENTATION_TARGET_RANGE: Box3 = _box((-0.04, 0.04), (-0.06, 0.02), (0.0, 0.06))
+
+EXTRA_ENV_IDS: tuple[str, ...] = (PEN_REORIENTATION_ID,)  # registered IDs beyond the original 31
 
 
 def _box_text(box: Box3) -> str:

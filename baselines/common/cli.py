@@ -14,7 +14,9 @@ into one line on stderr and exit status 2.
 
 Types understood: ``int`` (``2e5`` is accepted as 200000), ``float``, ``str``, ``Path``, ``bool``
 (``--flag`` when the default is False, ``--flag/--no-flag`` when it is True), ``Literal[...]``
-(choices), ``tuple[int, ...]`` (comma-separated), and ``X | None``.
+(choices), ``tuple[int, ...]`` (comma-separated), ``tuple[str, ...]`` (one or more words, e.g.
+``--envs A-v0 B-v0``), and ``X | None``. ``option(flag="--set")`` names a flag differently from
+its field.
 
 Why not tyro: it changes the existing command lines (``--timesteps 2e5`` and ``--net-arch
 256,256`` are rejected, lists become space-separated), prints multi-line error panels instead of one
@@ -60,6 +62,7 @@ def option(
     positive: bool = False,
     group: str = "options",
     metavar: str | None = None,
+    flag: str | None = None,
 ) -> Any:
     """A dataclass field with its command-line help and bounds.
 
@@ -74,6 +77,7 @@ def option(
         "positive": positive,
         "group": group,
         "metavar": metavar,
+        "flag": flag,
     }
     if required:
         return dataclasses.field(default=None, metadata=meta)
@@ -150,7 +154,7 @@ def _int_tuple(flag: str) -> Callable[[str], tuple[int, ...]]:
 
 def _describe_default(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(map(str, value))
+        return ",".join(map(str, value)) if value else "none"
     return str(value)
 
 
@@ -172,7 +176,7 @@ def build_parser(
             if meta["group"] not in groups:
                 groups[meta["group"]] = parser.add_argument_group(meta["group"])
             group = groups[meta["group"]]
-        flag = _flag(field.name)
+        flag = meta.get("flag") or _flag(field.name)
         annotation, _optional = _strip_optional(hints[field.name])
         default = field.default
         kwargs: dict[str, Any] = {"dest": field.name, "help": meta["help"]}
@@ -203,6 +207,9 @@ def build_parser(
         elif get_origin(annotation) is tuple and get_args(annotation) == (int, ...):
             kwargs["type"] = _int_tuple(flag)
             kwargs.setdefault("metavar", "N,N,...")
+        elif get_origin(annotation) is tuple and get_args(annotation) == (str, ...):
+            kwargs["nargs"] = "+"
+            kwargs["type"] = str
         else:
             raise TypeError(f"{config_cls.__name__}.{field.name}: unsupported option type")
         if meta["required"]:
@@ -228,8 +235,9 @@ def parse_config(
     """
     parser = build_parser(config_cls, prog, description)
     namespace = parser.parse_args(argv)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(namespace).items()}
     try:
-        return config_cls(**vars(namespace))
+        return config_cls(**values)
     except ValueError as err:
         parser.error(str(err))
     raise AssertionError("unreachable")  # parser.error exits

@@ -324,6 +324,49 @@ def prepare_run_folder(
     return run_dir
 
 
+LOCK_FILE = ".lock"
+
+
+class FolderBusyError(FileExistsError):
+    """Another process is working in the folder (it holds the folder's lock)."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold ``folder/.lock`` exclusively while the body runs, so that two processes (two
+    campaigns, or a campaign and a manual ``--resume``) never write one run folder at once.
+
+    The lock is the operating system's (``flock``): a process that dies, however it dies,
+    releases it, so a killed run never leaves a stale lock behind. Raises
+    :class:`FolderBusyError` at once if another process holds it. (Where ``fcntl`` does not
+    exist, e.g. on Windows, the body runs without a lock.)
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(folder) / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise FolderBusyError(
+                f"{folder} is in use by {holder}; wait for it to finish (or stop it) and run "
+                "again with --resume"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {os.uname().nodename}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
 def starting_run(
     out: str | os.PathLike[str],

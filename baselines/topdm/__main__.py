@@ -1,4 +1,4 @@
-"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,demos,smoke} --out DIR``."""
+"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,demos,campaign,smoke} --out DIR``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from baselines.common.cli import MAX_SEED, MAX_THREADS, option, parse_config, ru
 from baselines.common.runtime import configure_rendering
 
 PROG = "python -m baselines.topdm"
-PresetName = Literal["paper", "paper_k40", "reduced", "demos", "smoke"]
+PresetName = Literal["paper", "paper_k40", "reduced", "demos", "campaign", "smoke"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class TopdmRunConfig:
         None, help="rollout threads (None: all cores)", minimum=1, maximum=MAX_THREADS
     )
     video: bool = option(True, help="a captioned GIF of each trajectory")
+    overrides: tuple[str, ...] = option(
+        (),
+        help="planner settings that differ from the preset, e.g. later_noise_frac=1.0",
+        flag="--set",
+        metavar="SETTING=VALUE",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,14 +54,14 @@ def _run(args: TopdmRunConfig) -> int:
     import dexterous_gym  # noqa: F401
     from baselines.common.envs import check_env_id
     from baselines.common.runfolder import starting_run
-    from baselines.topdm.config import make_config
+    from baselines.topdm.config import make_config, parse_overrides
     from baselines.topdm.run import check_resume, dexterous_env, run
 
     # everything the user can get wrong is checked before the run folder exists, so a mistake
     # leaves nothing behind that would block the corrected command
     check_env_id(args.env)
     dexterous_env(args.env).close()  # TOPDM needs the state API of a Dexterous Gym env
-    config = make_config(args.preset, args.env)
+    config = make_config(args.preset, args.env, **parse_overrides(args.overrides))
     run_config = {
         "env": args.env,
         "preset": args.preset,

@@ -82,6 +82,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # PenSpin demonstrations for TD3+demos on 2 cores: 1.9 M env steps per 250-step trajectory,
     # 0.12 % of the paper's N = 4000, K0 = 80 (1.6 G); about 26 min on one thread
     "demos": {"n_samples": 100, "k0": 4, "horizon": 20},
+    # the six-task success table on 2 cores: 114 k env steps per 50-step trajectory (0.56 % of
+    # the paper's 20.2 M; 0.07 % of TwoEggCatchUnderArm's 163 M); 5-8 min per trajectory on one
+    # thread of the two-hand scenes
+    "campaign": {"n_samples": 40, "k0": 3, "horizon": 20},
     # runs in seconds; for tests only
     "smoke": {"n_samples": 20, "frac_best": 0.1, "k0": 2, "horizon": 3, "traj_len": 3},
 }
@@ -122,3 +126,46 @@ def iterations_at(t: int, k0: int, traj_len: int, anneal: bool = True) -> int:
     t_half = max(traj_len // 2, 1)
     y0 = (2 * alloc) // t_half
     return max(k_min, int(max(k_min + y0 - (y0 / t_half) * t, 1)))
+
+
+def simulated_steps(config: TopdmConfig) -> int:
+    """Env steps one trajectory simulates: sum over control steps of K(t) * N * H."""
+    iterations = sum(
+        iterations_at(t, config.k0, config.traj_len, config.anneal) for t in range(config.traj_len)
+    )
+    return iterations * config.n_samples * config.horizon
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``("later_noise_frac=1.0", "beta=0.5")`` as typed :class:`TopdmConfig` overrides.
+
+    Raises ValueError naming the item for an unknown setting or a value of the wrong type; the
+    values' ranges are checked when the config is built.
+    """
+    fields = {f.name: f.type for f in dataclasses.fields(TopdmConfig)}
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(
+                f"--set {item!r}: expected SETTING=VALUE with SETTING one of {sorted(fields)}"
+            )
+        kind = fields[key]
+        try:
+            if kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                value: Any = text.lower() in ("true", "1")
+            elif kind == "int":
+                value = int(text)
+            else:
+                value = float(text)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"--set {item!r}: {key} must be {'true or false' if kind == 'bool' else f'a finite {kind}'}, got {text!r}"
+            ) from None
+        overrides[key] = value
+    return overrides

@@ -27,7 +27,7 @@ from baselines.common.checkpoint import (
     CheckpointStore,
     RunIdentity,
 )
-from baselines.common.runfolder import read_json, write_json
+from baselines.common.runfolder import folder_lock, read_json, write_json
 from baselines.common.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 from baselines.common.video import caption
 from baselines.common.video import write_video as write_frames
@@ -200,13 +200,15 @@ def run_trajectory(
     n_threads: int | None = None,
     video: bool = True,
     max_steps: int | None = None,
+    progress_bar: bool = True,
 ) -> dict[str, Any]:
-    """Plan and execute one trajectory; returns its summary. ``max_steps`` stops early (tests)."""
-    summary_path = out_dir / SUMMARY_FILE
-    identity = trajectory_identity(env_id, config, seed, mppi)
-    store = CheckpointStore(out_dir / CHECKPOINT_DIR, identity)
-    planner_name = "mppi" if mppi else "topdm"
-    expected = {"env_id": env_id, "seed": seed, "planner": planner_name, "config": config.to_dict()}
+    """Plan and execute one trajectory; returns its summary. ``max_steps`` stops early (tests);
+    ``progress_bar=False`` leaves the display to a caller that runs many (the campaign).
+
+    The folder is locked while this runs (:func:`~baselines.common.runfolder.folder_lock`): a
+    second process on the same trajectory gets :class:`FolderBusyError` instead of interleaving
+    its checkpoints with this one's.
+    """
     if not resume:
         found = [n for n in (CHECKPOINT_DIR, LEGACY_CHECKPOINT, TRAJECTORY_FILE, SUMMARY_FILE) if (out_dir / n).exists()]  # fmt: skip
         if found:
@@ -214,6 +216,30 @@ def run_trajectory(
                 f"{out_dir} already holds a trajectory ({', '.join(found)}); pass resume=True "
                 "(--resume) to continue it, or choose a new folder"
             )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir):
+        return _run_trajectory(
+            env_id, config, seed, out_dir, mppi, resume, n_threads, video, max_steps, progress_bar
+        )
+
+
+def _run_trajectory(
+    env_id: str,
+    config: TopdmConfig,
+    seed: int,
+    out_dir: Path,
+    mppi: bool,
+    resume: bool,
+    n_threads: int | None,
+    video: bool,
+    max_steps: int | None,
+    progress_bar: bool,
+) -> dict[str, Any]:
+    summary_path = out_dir / SUMMARY_FILE
+    identity = trajectory_identity(env_id, config, seed, mppi)
+    store = CheckpointStore(out_dir / CHECKPOINT_DIR, identity)
+    planner_name = "mppi" if mppi else "topdm"
+    expected = {"env_id": env_id, "seed": seed, "planner": planner_name, "config": config.to_dict()}
     saved = None
     if resume:
         cache: list[dict[str, Any] | None] = []
@@ -227,7 +253,6 @@ def run_trajectory(
         if finished is not None:
             return finished
         saved = progress()
-    out_dir.mkdir(parents=True, exist_ok=True)
     # rollouts and execution never see TimeLimit: truncation must not stop a rollout
     env = dexterous_env(env_id)
     rollout = BatchedRollout(env, n_threads=n_threads)
@@ -256,7 +281,13 @@ def run_trajectory(
     has_success = rollout.has_goal
     n_steps = config.traj_len if max_steps is None else min(max_steps, config.traj_len)
     start_t = int(ckpt["t"])
-    bar = tqdm(total=config.traj_len, initial=start_t, desc=f"{env_id} seed {seed}", leave=False)
+    bar = tqdm(
+        total=config.traj_len,
+        initial=start_t,
+        desc=f"{env_id} seed {seed}",
+        leave=False,
+        disable=not progress_bar,
+    )
     try:
         for t in range(start_t, n_steps):
             tic = time.perf_counter()

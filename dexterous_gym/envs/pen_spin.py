@@ -1,12 +1,24 @@
-"""PenSpin-v0: one Shadow hand spinning a pen about its own axis, horizontally. No goal."""
+"""PenSpin-v0: one Shadow hand spinning a pen about its own axis, horizontally. No goal.
+
+:class:`OneHandPenEnv` is what PenSpin shares with PenReorientation-v0: the stock one-hand pen
+scene's camera, indices and random start."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
+import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, DexterousMujocoEnv, Evaluation
+from dexterous_gym.envs.base import (
+    DEFAULT_SIZE,
+    SETTLE_STEPS,
+    DexterousMujocoEnv,
+    Evaluation,
+    ObsT,
+)
 from dexterous_gym.scenes import pen_spin_model
 from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
 from dexterous_gym.validation import check_real
@@ -53,7 +65,65 @@ def pen_spin_reward(
     return spin_reward(*pen_spin_terms(pen_qpos, pen_qvel, pen_half_length), alpha, direction)
 
 
-class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
+class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
+    """Base of the one-hand pen envs (the stock scene of gymnasium-robotics' pen task).
+
+    :meth:`_init_pen` builds the simulation with gym's HandEnv camera and the pen's indices;
+    :meth:`_reset_simulation` is the shared random start: the scene's initial state, N(0, 0.005^2)
+    noise on the pen's x, y, z, 10 zero-action steps, retried until the pen's centre is above
+    z = 0.04.
+    """
+
+    max_reset_tries = 100
+
+    pen_half_length: float
+    _pen_qpos: np.ndarray  # the pen's 7 free-joint qpos entries (position, quaternion)
+    _pen_qvel: np.ndarray  # its 6 qvel entries (linear velocity, angular velocity in pen frame)
+    _obs_index: np.ndarray  # into concat(qpos, qvel): hand qpos, hand qvel, pen qvel, pen qpos
+
+    def _init_pen(
+        self,
+        model: mujoco.MjModel,
+        n_substeps: int,
+        goal_size: int,
+        render_mode: str | None,
+        width: int,
+        height: int,
+        init_kwargs: dict[str, Any],
+    ) -> None:
+        self._init_simulation(
+            model,
+            n_substeps,
+            goal_size,
+            render_mode,
+            width,
+            height,
+            # gym's HandEnv camera: looking at the palm
+            camera={
+                "distance": 0.5,
+                "azimuth": 55.0,
+                "elevation": -25.0,
+                "lookat": np.array([1.0, 0.96, 0.14]),
+            },
+            init_kwargs=init_kwargs,
+        )
+        nq = model.nq
+        pen = model.joint("object:joint")
+        hand = np.arange(24)  # the 24 hand joints come first in qpos and qvel
+        self._pen_qpos = np.arange(pen.qposadr[0], pen.qposadr[0] + 7)
+        self._pen_qvel = np.arange(pen.dofadr[0], pen.dofadr[0] + 6)
+        self._obs_index = np.concatenate((hand, nq + hand, nq + self._pen_qvel, self._pen_qpos))
+        self.pen_half_length = float(model.site("object:top").pos[2])
+
+    def _reset_simulation(self) -> bool:
+        self.sim.reset()
+        self.data.qpos[self._pen_qpos[:3]] += self.np_random.normal(0.0, POSITION_NOISE, size=3)
+        self.sim.forward()
+        settled = self._settle(SETTLE_STEPS)
+        return settled and bool(self.data.qpos[self._pen_qpos[2]] > MIN_START_HEIGHT)
+
+
+class PenSpinEnv(OneHandPenEnv[np.ndarray]):
     """Spin a pen like a helicopter blade in one Shadow hand (250 steps, 10 s).
 
     ## Description
@@ -145,8 +215,6 @@ class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
       can be passed to ``gym.make``. The differences are listed in CHANGELOG.md.
     """
 
-    max_reset_tries = 100
-
     def __init__(
         self,
         direction: float = 1.0,
@@ -164,30 +232,15 @@ class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
         self.direction = float(direction)
         self.alpha = check_real(alpha, "alpha")
         self.max_episode_steps = PEN_SPIN_MAX_EPISODE_STEPS
-        model = pen_spin_model()
-        self._init_simulation(
-            model,
+        self._init_pen(
+            pen_spin_model(),
             n_substeps,
-            0,  # no goal
+            0,
             render_mode,
             width,
             height,
-            # gym's HandEnv camera: looking at the palm
-            camera={
-                "distance": 0.5,
-                "azimuth": 55.0,
-                "elevation": -25.0,
-                "lookat": np.array([1.0, 0.96, 0.14]),
-            },
-            init_kwargs=init_kwargs,
+            init_kwargs,  # no goal
         )
-        nq = model.nq
-        pen = model.joint("object:joint")
-        hand = np.arange(24)  # the 24 hand joints come first in qpos and qvel
-        self._pen_qpos = np.arange(pen.qposadr[0], pen.qposadr[0] + 7)
-        self._pen_qvel = np.arange(pen.dofadr[0], pen.dofadr[0] + 6)
-        self._obs_index = np.concatenate((hand, nq + hand, nq + self._pen_qvel, self._pen_qpos))
-        self.pen_half_length = float(model.site("object:top").pos[2])
         self.observation_space = gym.spaces.Box(
             -np.inf, np.inf, shape=self._obs_index.shape, dtype=np.float64
         )
@@ -203,10 +256,3 @@ class PenSpinEnv(DexterousMujocoEnv[np.ndarray]):
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate((self.data.qpos, self.data.qvel))[self._obs_index]
-
-    def _reset_simulation(self) -> bool:
-        self.sim.reset()
-        self.data.qpos[self._pen_qpos[:3]] += self.np_random.normal(0.0, POSITION_NOISE, size=3)
-        self.sim.forward()
-        settled = self._settle(SETTLE_STEPS)
-        return settled and bool(self.data.qpos[self._pen_qpos[2]] > MIN_START_HEIGHT)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
-from gymnasium_robotics.core import GoalEnv
 from numpy.typing import ArrayLike
 
 from dexterous_gym import goals
-from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, DexterousMujocoEnv, Evaluation
+from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, Evaluation
+from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
 from dexterous_gym.scenes import two_hand_model
 from dexterous_gym.tasks import (
     FAMILIES,
@@ -41,7 +39,7 @@ def _check_box(value: ArrayLike, name: str) -> Box3:
     return (lows[0], lows[1], lows[2]), (highs[0], highs[1], highs[2])
 
 
-class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
+class TwoHandsEnv(PoseGoalEnv):
     """Two Shadow hands passing or throwing an egg, block or pen to a goal pose.
 
     ## Description
@@ -198,8 +196,6 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
       listed in CHANGELOG.md.
     """
 
-    has_goal = True
-
     def __init__(
         self,
         task: str | Task = "EggHandOver-v0",
@@ -330,17 +326,10 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         dimension is not this env's goal size (7 per object) raise ValueError; values that are not
         real numbers TypeError.
         """
-        size = self.goal.shape[0]
-        expected = f"an array of goals of shape (..., {size})"
-        achieved_goal = real_array(achieved_goal, "achieved_goal", expected)
-        desired_goal = real_array(desired_goal, "desired_goal", expected)
-        for name, value in (("achieved_goal", achieved_goal), ("desired_goal", desired_goal)):
-            if value.ndim == 0 or value.shape[-1] != size:
-                raise ValueError(
-                    f"{name} must have a last dimension of {size} ({self.n_objects} object"
-                    f"{'s' if self.n_objects > 1 else ''} x 7) for {self.env_label}, got shape "
-                    f"{value.shape}"
-                )
+        plural = "s" if self.n_objects > 1 else ""
+        achieved_goal, desired_goal = self._goal_arrays(
+            achieved_goal, desired_goal, f"{self.n_objects} object{plural} x 7"
+        )
         d_pos, d_rot = goals.goal_distances(achieved_goal, desired_goal)
         ignore = self.target_rotation == "ignore"
         success = goals.success_from_distances(
@@ -359,11 +348,6 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
                 terms[f"d_rot_{k + 1}"] = d_rot[..., k]
         return Evaluation(reward, dense, success, np.asarray(achieved_goal), terms)
 
-    def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
-        """:meth:`evaluate_goals` of the object poses in ``qpos`` against ``goal``."""
-        achieved = self.achieved_goal_from_qpos(qpos)
-        return self.evaluate_goals(achieved, np.broadcast_to(goal, achieved.shape))
-
     def _goal_problems(self, goal_batch: np.ndarray) -> list[tuple[np.ndarray, str]]:
         """Each object's goal: a unit quaternion and a position inside one of the goal boxes."""
         problems = []
@@ -372,66 +356,9 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
             pose = goal_batch[:, 7 * k : 7 * k + 7]
             label = f"goal {k + 1} (entries {self.state_layout.physics_size + 7 * k}-"
             label += f"{self.state_layout.physics_size + 7 * k + 6})"
-            norm = np.linalg.norm(pose[:, 3:], axis=-1)
-            problems.append(
-                (np.abs(norm - 1.0) > 1e-6, f"the quaternion of {label} must have norm 1")
-            )
-            inside = np.zeros(pose.shape[0], dtype=bool)
-            for lows, highs in boxes:
-                tol = 1e-9
-                inside |= np.all(
-                    (pose[:, :3] >= np.asarray(lows) - tol)
-                    & (pose[:, :3] <= np.asarray(highs) + tol),
-                    axis=-1,
-                )
-            problems.append(
-                (
-                    ~inside,
-                    f"the position of {label} must lie inside target_range_1 {self.target_range_1} "
-                    f"or target_range_2 {self.target_range_2}",
-                )
-            )
+            where = f"target_range_1 {self.target_range_1} or target_range_2 {self.target_range_2}"
+            problems += pose_goal_problems(pose, label, boxes, where)
         return problems
-
-    def achieved_goal_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
-        """Object pose(s) from qpos of any leading batch shape."""
-        return qpos[..., self._object_qpos]
-
-    # --- GoalEnv API ----------------------------------------------------------------------------
-
-    def compute_reward(
-        self, achieved_goal: ArrayLike, desired_goal: ArrayLike, info: Any = None
-    ) -> np.ndarray:
-        """The step reward for goals of any leading batch shape (``info`` is not used)."""
-        return self.evaluate_goals(achieved_goal, desired_goal).reward
-
-    def compute_success(self, achieved_goal: ArrayLike, desired_goal: ArrayLike) -> np.ndarray:
-        """1.0 where every object is within the distance and rotation thresholds of its goal."""
-        success = self.evaluate_goals(achieved_goal, desired_goal).success
-        assert success is not None  # goal envs always score success
-        return success
-
-    def compute_terminated(
-        self, achieved_goal: ArrayLike, desired_goal: ArrayLike, info: Any = None
-    ) -> bool:
-        """Always False: the original never terminates; TimeLimit truncates at 75 steps."""
-        return False
-
-    def compute_truncated(
-        self, achieved_goal: ArrayLike, desired_goal: ArrayLike, info: Any = None
-    ) -> bool:
-        """Always False: truncation comes from TimeLimit (and from simulation instability)."""
-        return False
-
-    # --- observation ----------------------------------------------------------------------------
-
-    def _get_obs(self) -> dict[str, np.ndarray]:
-        data = self.data
-        return {
-            "observation": np.concatenate((data.qpos, data.qvel))[self._obs_index],
-            "achieved_goal": data.qpos[self._object_qpos],
-            "desired_goal": self.goal.copy(),
-        }
 
     # --- random starts and goals ----------------------------------------------------------------
 
@@ -466,9 +393,3 @@ class TwoHandsEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
         positions = [rng.uniform(*boxes[k]) for k in range(self.n_objects)]
         quats = [goals.random_rotation(rng, self.target_rotation) for _ in range(self.n_objects)]
         return np.concatenate([np.concatenate(pq) for pq in zip(positions, quats, strict=True)])
-
-    def _show_goal(self) -> None:
-        """The ghost target bodies (gravity-compensated) sit at the goal poses."""
-        self.data.qpos[self._target_qpos] = self.goal
-        self.data.qvel[self._target_qvel] = 0.0
-        self.sim.forward()

@@ -8,7 +8,8 @@ def test_list_prints_every_id(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "TwoEggCatchUnderArm-v0" in out and "PenSpin-v0" in out
-    assert len([line for line in out.splitlines() if "-v0" in line]) == 31
+    assert "PenReorientation-v0" in out  # beyond the original 31
+    assert len([line for line in out.splitlines() if "-v0" in line]) == 32
 
 
 def test_rollout_writes_a_gif(tmp_path, capsys):

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import dexterous_gym  # noqa: F401
-from dexterous_gym.envs import DexterousMujocoEnv, Evaluation, PenSpinEnv, TwoHandsEnv
+from dexterous_gym.envs import DexterousMujocoEnv, Evaluation, PenSpinEnv, PoseGoalEnv, TwoHandsEnv
 from dexterous_gym.rollout import BatchedRollout
 from dexterous_gym.simulation import StateLayout
 
 ONE_OBJECT, TWO_OBJECTS, PEN_SPIN = "EggCatchUnderarm-v0", "TwoBlockCatchUnderArm-v0", "PenSpin-v0"
 SPARSE = "BlockHandOverSparse-v0"
+PEN_REORIENTATION = "PenReorientation-v0"
 
 
 def _stepped(env_id: str, n_steps: int = 3) -> DexterousMujocoEnv:
@@ -28,7 +29,7 @@ def _stepped(env_id: str, n_steps: int = 3) -> DexterousMujocoEnv:
     return env
 
 
-@pytest.mark.parametrize("env_id", [ONE_OBJECT, TWO_OBJECTS, PEN_SPIN, SPARSE])
+@pytest.mark.parametrize("env_id", [ONE_OBJECT, TWO_OBJECTS, PEN_SPIN, SPARSE, PEN_REORIENTATION])
 def test_step_reward_equals_compute_reward_and_the_rollout_reward(env_id: str) -> None:
     env = _stepped(env_id)
     state = env.get_state()
@@ -36,7 +37,7 @@ def test_step_reward_equals_compute_reward_and_the_rollout_reward(env_id: str) -
     obs, reward, _, _, info = env.step(action)
     evaluation = env.evaluate(env.data.qpos, env.data.qvel, env.goal)
     assert reward == float(evaluation.reward)  # bitwise: step reads evaluate
-    if isinstance(env, TwoHandsEnv):
+    if isinstance(env, PoseGoalEnv):
         assert reward == env.compute_reward(obs["achieved_goal"], obs["desired_goal"], info)
     with BatchedRollout(env, n_threads=1) as batched:
         result = batched.rollout(state, action[None, None])

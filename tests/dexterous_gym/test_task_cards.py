@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dexterous_gym
-from dexterous_gym.envs import PenSpinEnv, TwoHandsEnv
+from dexterous_gym.envs import PenReorientationEnv, PenSpinEnv, TwoHandsEnv
 from dexterous_gym.tasks import family_table
 
 SECTIONS = [
@@ -48,7 +48,7 @@ def _span(cell: str) -> slice:
     return slice(int(lo), int(hi or lo) + 1)
 
 
-@pytest.mark.parametrize("cls", [TwoHandsEnv, PenSpinEnv])
+@pytest.mark.parametrize("cls", [TwoHandsEnv, PenSpinEnv, PenReorientationEnv])
 def test_cards_have_the_gymnasium_sections_in_order(cls: type) -> None:
     card = _card(cls)
     positions = [card.find(section) for section in SECTIONS]
@@ -77,7 +77,12 @@ def test_family_rows_give_the_spaces_of_every_family(env_id: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "cls,env_id", [(TwoHandsEnv, "EggCatchUnderarm-v0"), (PenSpinEnv, "PenSpin-v0")]
+    "cls,env_id",
+    [
+        (TwoHandsEnv, "EggCatchUnderarm-v0"),
+        (PenSpinEnv, "PenSpin-v0"),
+        (PenReorientationEnv, "PenReorientation-v0"),
+    ],
 )
 def test_action_tables_match_the_actuators(cls: type, env_id: str) -> None:
     model = gym.make(env_id).unwrapped.model
@@ -142,10 +147,15 @@ def test_the_observation_table_indexes_the_observation(env_id: str, column: int)
     env.close()
 
 
-def test_the_pen_spin_observation_table_indexes_the_observation() -> None:
-    env = gym.make("PenSpin-v0")
+@pytest.mark.parametrize(
+    "cls,env_id", [(PenSpinEnv, "PenSpin-v0"), (PenReorientationEnv, "PenReorientation-v0")]
+)
+def test_the_pen_observation_tables_index_the_observation(cls: type, env_id: str) -> None:
+    env = gym.make(env_id)
     env.reset(seed=0)
     obs, *_ = env.step(env.action_space.sample())
+    if isinstance(obs, dict):
+        obs = obs["observation"]
     u = env.unwrapped
     pen = u.model.joint("object:joint")
     q, v = pen.qposadr[0], pen.dofadr[0]
@@ -157,7 +167,7 @@ def test_the_pen_spin_observation_table_indexes_the_observation() -> None:
         "pen position": u.data.qpos[q : q + 3],
         "pen orientation": u.data.qpos[q + 3 : q + 7],
     }
-    rows = _table(_card(PenSpinEnv), "| Num | Observation")
+    rows = _table(_card(cls), "| Num | Observation")
     assert sum(_span(r[0]).stop - _span(r[0]).start for r in rows) == obs.size
     for row in rows:
         key = next(k for k in parts if row[1].startswith(k))
