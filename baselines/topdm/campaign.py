@@ -262,9 +262,12 @@ class Progress:
 
         self.jobs = list(jobs)
         self.refresh_s = refresh_s
+        self._stream = stream if stream is not None else sys.stderr
         self.states = {job: JobState() for job in self.jobs}
         self.running: set[Job] = set()
+        self.queued: set[Job] = set()  # submitted to Ray, maybe not yet picked up by a worker
         self.failed: dict[Job, str] = {}
+        self._wall_start = time.time()
         self._lock = threading.Lock()
         self.poll()
         done = sum(self._cost_done(job) for job in self.jobs)
@@ -295,18 +298,23 @@ class Progress:
                     continue
                 with contextlib.suppress(CheckpointError, ValueError, OSError):
                     self.states[job] = read_job_state(job)
+                worker = job.folder / WORKER_FILE
+                if job in self.queued and worker.exists() and worker.stat().st_mtime >= self._wall_start:  # fmt: skip
+                    self.running.add(job)
 
     def finish(self, job: Job, summary: dict[str, Any]) -> None:
         with self._lock:
             self.states[job] = JobState(job.config.traj_len, summary)
             self.running.discard(job)
+            self.queued.discard(job)
         self.refresh(table=True)
 
     def fail(self, job: Job, message: str) -> None:
         with self._lock:
             self.failed[job] = message
             self.running.discard(job)
-        self.bar.write(f"{job.env_id} seed {job.seed}: failed: {message}")
+            self.queued.discard(job)
+        self.bar.write(f"{job.env_id} seed {job.seed}: failed: {message}", file=self._stream)
 
     def refresh(self, table: bool = False) -> None:
         self.poll()
@@ -320,7 +328,7 @@ class Progress:
             f"success {sum(hits)}/{len(hits)}"
         )
         if table:
-            self.bar.write(self.table())
+            self.bar.write(self.table(), file=self._stream)
 
     def table(self) -> str:
         """done / running / success so far / ETA, one line per env."""
@@ -391,8 +399,6 @@ def run_ray(
     worker died, and the rescheduled task resumes the trajectory from its last checkpoint."""
     import ray
 
-    from baselines.common.checkpoint import CheckpointError
-
     started_here = not ray.is_initialized()
     if started_here:
         if address is None:
@@ -400,31 +406,28 @@ def run_ray(
             ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=True)
         else:
             ray.init(address=address, log_to_driver=True)
+    pending: dict[Any, Job] = {}
     try:
         remote = ray.remote(num_cpus=threads, max_retries=max_retries)(_ray_job)
-        pending = {
-            remote.remote(job, threads, video): job
-            for job in jobs
-            if not progress.states[job].finished
-        }
-        progress.running = set(pending.values())
+        for job in jobs:
+            if not progress.states[job].finished:
+                pending[remote.remote(job, threads, video)] = job
+        progress.queued = set(pending.values())  # running once a worker has picked them up
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=progress.refresh_s)
             for ref in ready:
                 job = pending.pop(ref)
                 try:
                     progress.finish(job, ray.get(ref))
-                except ray.exceptions.RayTaskError as err:
+                except ray.exceptions.RayTaskError as err:  # raised by the trajectory itself
                     cause = err.cause if isinstance(err.cause, Exception) else err
                     progress.fail(job, f"{type(cause).__name__}: {cause}")
-                    if isinstance(cause, CheckpointError | FileExistsError):
-                        continue  # the folder needs the user; the other jobs go on
                 except ray.exceptions.RayError as err:  # retries exhausted, node lost ...
                     progress.fail(job, f"{type(err).__name__}: {err}")
             if not ready:
                 progress.refresh()
     except BaseException:
-        for ref in list(locals().get("pending", {})):
+        for ref in pending:
             ray.cancel(ref, force=True)
         raise
     finally:

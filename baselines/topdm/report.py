@@ -25,10 +25,20 @@ def read_trajectory(folder: Path) -> dict[str, Any]:
     from baselines.topdm.run import read_progress
 
     rewards, success, sim_steps, wall_s = np.zeros(0), np.zeros(0), 0, 0.0
-    progress = read_progress(folder)
-    if progress is not None:  # else: started, no control step completed yet
-        rewards, success = progress["rewards"].copy(), progress["success"].copy()
-        sim_steps, wall_s = int(progress["sim_steps"]), float(progress["wall_s"])
+    summary_path, trajectory_path = folder / "summary.json", folder / "trajectory.npz"
+    if summary_path.exists() and trajectory_path.exists():
+        # finished: the trajectory file and summary suffice (kept folders may lack checkpoints)
+        from baselines.common.trajectory import load_trajectory
+
+        traj = load_trajectory(trajectory_path)
+        summary = json.loads(summary_path.read_text())
+        rewards, success = np.asarray(traj.rewards), np.asarray(traj.success)
+        sim_steps, wall_s = int(summary["sim_steps"]), float(summary["wall_s"])
+    else:
+        progress = read_progress(folder)
+        if progress is not None:  # else: started, no control step completed yet
+            rewards, success = progress["rewards"].copy(), progress["success"].copy()
+            sim_steps, wall_s = int(progress["sim_steps"]), float(progress["wall_s"])
     run_config = json.loads((folder.parent / "config.json").read_text())
     hits = np.flatnonzero(success == 1.0)
     return {

@@ -290,3 +290,17 @@ def test_a_killed_worker_is_rescheduled_and_resumes(
     run_trajectory("PenSpin-v0", make_config("smoke", "PenSpin-v0", traj_len=steps), 0, reference, video=False)  # fmt: skip
     with np.load(reference / "trajectory.npz") as a, np.load(folder / "trajectory.npz") as b:
         assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
+
+
+def test_without_ray_the_campaign_runs_in_this_process(
+    in_process: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(campaign, "ray_available", lambda: False)
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray was used")
+
+    monkeypatch.setattr(campaign, "run_ray", no_ray)
+    out = tmp_path / "no_ray"
+    run_campaign(smoke(out, local=False), stream=open(os.devnull, "w"))  # noqa: SIM115
+    assert_same_trajectories(in_process, out)
