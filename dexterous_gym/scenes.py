@@ -25,6 +25,7 @@ import gymnasium_robotics
 import mujoco
 import numpy as np
 
+from dexterous_gym.simulation import model_tag
 from dexterous_gym.tasks import FAMILIES, MOUNT_JOINTS, OBJECTS, Family, Vec3
 
 ASSETS_DIR = Path(gymnasium_robotics.__file__).parent / "envs" / "assets"
@@ -287,6 +288,40 @@ def _compiled_pen_reorientation() -> mujoco.MjModel:
     for geom in spec.body("target").geoms:
         geom.group, geom.contype, geom.conaffinity = 2, 0, 0
     return spec.compile()
+
+
+# --- scene names: what a state vector's model tag is computed from ------------------------------
+
+PEN_SPIN_SCENE = "one_hand/PenSpin"
+PEN_REORIENTATION_SCENE = "one_hand/PenReorientation"
+
+
+def two_hand_scene(family_name: str, obj: str) -> str:
+    """The stable name of a two-hand scene, such as ``"two_hands/HandOver/egg"``: the family and
+    the object, not the reward type (dense and sparse variants share their scene and states)."""
+    return f"two_hands/{family_name}/{obj}"
+
+
+SCENES: tuple[str, ...] = (
+    *(two_hand_scene(f, o) for f in FAMILIES for o in OBJECTS),
+    PEN_SPIN_SCENE,
+    PEN_REORIENTATION_SCENE,
+)
+
+
+@functools.cache
+def _scenes_by_tag() -> dict[int, str]:
+    by_tag = {model_tag(scene): scene for scene in SCENES}
+    if len(by_tag) != len(SCENES):  # pragma: no cover - a clash of two scene names' CRC-32
+        raise RuntimeError("two scenes share a model tag; rename one")
+    return by_tag
+
+
+def scene_of_tag(tag: float) -> str | None:
+    """The name of the scene whose model tag is ``tag``, or None if no scene has it."""
+    if not np.isfinite(tag) or tag != np.floor(tag):
+        return None
+    return _scenes_by_tag().get(int(tag))
 
 
 def two_hand_model(family_name: str, obj: str) -> mujoco.MjModel:

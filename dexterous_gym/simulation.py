@@ -7,6 +7,7 @@ layout as ``env.step``.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -140,10 +141,27 @@ class Simulation:
         return bool(np.isfinite(self.data.qpos).all() and np.isfinite(self.data.qvel).all())
 
 
-def check_state_vector(state: ArrayLike, expected_size: int, name: str = "state") -> np.ndarray:
-    """A flat finite float64 vector of the expected size, or ValueError saying what was wrong
-    (TypeError for values that are not real numbers)."""
+MODEL_TAG_LIMIT = 2**31  # a model tag is an integer in [0, MODEL_TAG_LIMIT)
+
+
+def model_tag(scene: str) -> int:
+    """The model tag of a scene: an integer in [0, 2**31) from the scene's name, such as
+    ``"two_hands/HandOver/egg"`` (see :mod:`dexterous_gym.scenes`).
+
+    Computed from the name alone (CRC-32, top bit cleared), never from the compiled model, so it
+    is the same on every machine and every MuJoCo version. Held exactly by a float64.
+    """
+    return zlib.crc32(scene.encode("utf-8")) & (MODEL_TAG_LIMIT - 1)
+
+
+def check_state_vector(state: ArrayLike, layout: StateLayout, name: str = "state") -> np.ndarray:
+    """A flat finite float64 vector of ``layout.size``, or ValueError saying what was wrong
+    (TypeError for values that are not real numbers); a vector one entry short is named as a
+    state saved before states ended with a model tag, with how to upgrade it."""
+    expected_size = layout.size
     array = real_array(state, name, f"a flat array of {expected_size} floats (from get_state())")
+    if array.ndim == 1 and array.shape[0] == layout.legacy_size:
+        raise ValueError(layout.legacy_message(name, array.shape))
     if array.ndim != 1 or array.shape[0] != expected_size:
         raise ValueError(
             f"{name} must be a flat array of {expected_size} floats (from get_state()), "
@@ -155,44 +173,63 @@ def check_state_vector(state: ArrayLike, expected_size: int, name: str = "state"
 
 
 class StateParts(NamedTuple):
-    """The three parts of ``get_state()`` vectors (views, with the vectors' leading batch shape)."""
+    """The four parts of ``get_state()`` vectors (views, with the vectors' leading batch shape)."""
 
     physics: np.ndarray  # (..., physics_size): MuJoCo's integration state
     goal: np.ndarray  # (..., goal_size): the desired goal; empty for envs without a goal
     step_count: np.ndarray  # (...): env steps taken this episode, as float64
+    model_tag: np.ndarray  # (...): the model tag of the scene the state is from, as float64
 
 
 @dataclass(frozen=True)
 class StateLayout:
-    """Where each part lies in a ``get_state()`` vector: physics, then goal, then step count.
+    """Where each part lies in a ``get_state()`` vector: physics, then goal, then step count,
+    then the model tag of the env's scene (:func:`model_tag` of ``scene``).
 
-    The one place that knows the layout: envs, batched rollouts and planners split and join
-    state vectors with it instead of slicing by hand.
+    The one place that knows the layout: envs, batched rollouts, planners and the baselines'
+    files split, join and upgrade state vectors with it instead of slicing by hand.
     """
 
     physics_size: int
     goal_size: int
+    scene: str  # the scene's stable name, e.g. "two_hands/HandOver/egg"
 
     @property
     def size(self) -> int:
         """Length of one state vector."""
-        return self.physics_size + self.goal_size + 1
+        return self.physics_size + self.goal_size + 2
+
+    @property
+    def legacy_size(self) -> int:
+        """Length of a state vector saved before states ended with a model tag."""
+        return self.size - 1
+
+    @property
+    def model_tag(self) -> int:
+        """The tag that the last entry of this layout's state vectors holds."""
+        return model_tag(self.scene)
 
     def split(self, states: ArrayLike) -> StateParts:
         """The parts of one state vector or of a batch of shape (..., size), as views."""
         states = np.asarray(states)
         if states.ndim == 0 or states.shape[-1] != self.size:
+            if states.ndim > 0 and states.shape[-1] == self.legacy_size:
+                raise ValueError(self.legacy_message("states", states.shape))
             raise ValueError(
                 f"states must have a last dimension of {self.size} (from get_state()), "
                 f"got shape {states.shape}"
             )
-        end = self.physics_size + self.goal_size
+        goal_end = self.physics_size + self.goal_size
         return StateParts(
-            states[..., : self.physics_size], states[..., self.physics_size : end], states[..., -1]
+            states[..., : self.physics_size],
+            states[..., self.physics_size : goal_end],
+            states[..., goal_end],
+            states[..., goal_end + 1],
         )
 
     def join(self, physics: ArrayLike, goal: ArrayLike, step_count: ArrayLike) -> np.ndarray:
-        """One state vector, or a batch: the parts broadcast against each other's batch shape."""
+        """One state vector, or a batch: the parts broadcast against each other's batch shape;
+        the model tag is this layout's."""
         physics, goal = np.asarray(physics, dtype=np.float64), np.asarray(goal, dtype=np.float64)
         step_count = np.asarray(step_count, dtype=np.float64)
         batch = np.broadcast_shapes(physics.shape[:-1], goal.shape[:-1], step_count.shape)
@@ -200,5 +237,35 @@ class StateLayout:
             np.broadcast_to(physics, (*batch, self.physics_size)),
             np.broadcast_to(goal, (*batch, self.goal_size)),
             np.broadcast_to(step_count[..., None], (*batch, 1)),
+            np.full((*batch, 1), float(self.model_tag)),
         )
         return np.concatenate(parts, axis=-1)
+
+    def upgrade(self, states: ArrayLike) -> np.ndarray:
+        """States saved before states ended with a model tag, in the current layout.
+
+        ``states`` (one vector or a batch of shape (..., n)): with ``n == legacy_size`` this
+        layout's model tag is appended (a copy, float64); with ``n == size`` they are returned as
+        float64, unchanged (not checked: ``check_state`` does that). Only for states whose source
+        names the env they came from (a trajectory file's sidecar, a checkpoint of one env): a
+        legacy vector holds no tag, so nothing tells a state of another scene apart.
+        """
+        array = np.asarray(states, dtype=np.float64)
+        if array.ndim > 0 and array.shape[-1] == self.size:
+            return array
+        if array.ndim == 0 or array.shape[-1] != self.legacy_size:
+            raise ValueError(
+                f"states must have a last dimension of {self.size} (from get_state()) or "
+                f"{self.legacy_size} (saved by an older version), got shape {array.shape}"
+            )
+        tag = np.full((*array.shape[:-1], 1), float(self.model_tag))
+        return np.concatenate([array, tag], axis=-1)
+
+    def legacy_message(self, name: str, shape: tuple[int, ...]) -> str:
+        """Why a state of :attr:`legacy_size` entries is refused, and how to upgrade it."""
+        return (
+            f"{name} has shape {shape}: it looks like a state saved by an older version of "
+            f"Dexterous Gym, before states ended with a model tag ({self.size} entries now); if "
+            "you know which env it came from, upgrade it with that env's "
+            "env.unwrapped.state_layout.upgrade(state)"
+        )

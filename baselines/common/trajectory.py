@@ -3,24 +3,30 @@
 Arrays: ``start_state`` (S,), ``actions`` (L, d), ``rewards`` (L,), ``success`` (L,) (NaN on envs
 without success, e.g. PenSpin), ``states`` (L+1, S) with ``states[0] == start_state``; states
 are ``env.unwrapped.get_state()`` vectors, so ``set_state(states[t])`` then ``step(actions[t])``
-replays the trajectory. Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
+replays the trajectory. Files written before states ended with a model tag hold states one entry
+shorter; :func:`load_trajectory` upgrades them to the current layout (the sidecar names their env).
+Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
 ``planner``, ``versions`` (package and MuJoCo versions).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from baselines.common.runfolder import atomic_write, write_json
 from dexterous_gym.provenance import package_versions
+
+if TYPE_CHECKING:
+    from dexterous_gym.simulation import StateLayout
 
 FORMAT_VERSION = 1
 ARRAY_KEYS = ("start_state", "actions", "rewards", "success", "states")
@@ -59,7 +65,9 @@ def save_trajectory(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[
 def load_trajectory(path: str | Path) -> Trajectory:
     """Load and validate a trajectory (.npz path or the sidecar's .json path).
 
-    Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
+    States of a file written before states ended with a model tag (one entry short for the
+    sidecar's ``env_id``) come back in the current layout, that env's tag appended
+    (``state_layout.upgrade``). Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
     """
     path = Path(path).with_suffix(".npz")
     sidecar = path.with_suffix(".json")
@@ -78,7 +86,33 @@ def load_trajectory(path: str | Path) -> Trajectory:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise TrajectoryFileError(f"{path}: damaged or not an .npz file ({err})") from err
     _check(arrays, meta, path)
+    layout = _state_layout(meta["env_id"])
+    if layout is not None and arrays["start_state"].shape == (layout.legacy_size,):
+        # written before states ended with a model tag: the sidecar names the env, whose tag is
+        # appended (states of any other size are left to the env's own checks)
+        arrays["start_state"] = layout.upgrade(arrays["start_state"])
+        arrays["states"] = layout.upgrade(arrays["states"])
     return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta)
+
+
+@functools.cache
+def _state_layout(env_id: str) -> StateLayout | None:
+    """The state layout of ``env_id`` (a Dexterous Gym env), or None for IDs that cannot be
+    made or are not Dexterous Gym envs (their states are passed through as they are)."""
+    import gymnasium as gym
+
+    from baselines.common.envs import register_env_packages
+
+    try:
+        from dexterous_gym.envs import DexterousMujocoEnv
+
+        register_env_packages()
+        env = gym.make(env_id)
+    except Exception:  # not an env this installation can make
+        return None
+    unwrapped = env.unwrapped
+    env.close()
+    return unwrapped.state_layout if isinstance(unwrapped, DexterousMujocoEnv) else None
 
 
 def _check(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> None:

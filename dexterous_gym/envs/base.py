@@ -13,6 +13,7 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
+from dexterous_gym.scenes import scene_of_tag
 from dexterous_gym.simulation import Simulation, StateLayout, check_state_vector, state_slices
 from dexterous_gym.validation import check_int, describe
 
@@ -98,6 +99,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
     def _init_simulation(
         self,
         model: mujoco.MjModel,
+        scene: str,
         n_substeps: int,
         goal_size: int,
         render_mode: str | None,
@@ -121,7 +123,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         self.sim = Simulation(model, n_substeps)
         self.model, self.data = self.sim.model, self.sim.data
         self.goal = np.zeros(goal_size)
-        self.state_layout = StateLayout(self.sim.physics_state_size, goal_size)
+        self.state_layout = StateLayout(self.sim.physics_state_size, goal_size, scene)
         self.render_mode = render_mode
         self.width, self.height = int(width), int(height)
         self._camera = camera
@@ -297,7 +299,10 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         Layout (see :attr:`state_layout`, whose ``split`` returns the parts): MuJoCo's
         integration state (time, qpos, qvel, act, warm start, ctrl, applied forces, mocap, user
         data; see ``mujoco.mjtState.mjSTATE_INTEGRATION``), then the goal (empty without one),
-        then the number of steps taken this episode.
+        then the number of steps taken this episode, then the model tag of the env's scene (an
+        integer below 2**31 computed from the scene's name, ``state_layout.model_tag``), so that
+        a state names the model it belongs to. States saved before the tag existed are one entry
+        shorter; ``state_layout.upgrade`` appends this env's tag to them.
         """
         return self.state_layout.join(self.sim.physics_state(), self.goal, self._elapsed_steps)
 
@@ -314,28 +319,49 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
     def check_state(self, state: ArrayLike, name: str = "state") -> np.ndarray:
         """``state`` as a float64 vector if it can be a :meth:`get_state` vector of this env.
 
-        Checked: a flat array of real numbers of :attr:`state_size`, all finite; a step count that
-        is an integer in [0, 2**31]; a time >= 0; unit quaternions (to 1e-6) in every free joint
-        (objects and targets); controls inside the actuators' control ranges; and, for goal envs,
-        unit goal quaternions and goal positions inside the env's goal boxes. Envs of different
-        families differ in size or goal boxes, so a state of another family is refused; a state of
-        another object of the same family (EggHandOver vs BlockHandOver) has the same layout and
-        goal boxes and cannot be told apart. ValueError names the first failed check.
+        Checked: a flat array of real numbers of :attr:`state_size`, all finite; the model tag of
+        this env's scene in the last entry; a step count that is an integer in [0, 2**31]; a time
+        >= 0; unit quaternions (to 1e-6) in every free joint (objects and targets); controls
+        inside the actuators' control ranges; and, for goal envs, unit goal quaternions and goal
+        positions inside the env's goal boxes. A state of another env is refused: envs of other
+        families differ in size or goal boxes, and envs of another object of the same family
+        (EggHandOver vs BlockHandOver), or PenSpin vs PenReorientation, differ in their model tag;
+        the message names the scene the state is from. Dense and sparse variants of a task share
+        their scene, so their states are accepted by each other. A state one entry short (saved
+        before states ended with a model tag) is refused with how to upgrade it. ValueError
+        names the first failed check.
         """
-        array = check_state_vector(state, self.state_size, name=name)
+        array = check_state_vector(state, self.state_layout, name=name)
         self.check_state_batch(array[None], name=name, batched=False)
         return array
 
     def check_state_batch(self, states: np.ndarray, name: str = "states", batched: bool = True) -> None:  # fmt: skip
         """:meth:`check_state`'s model checks on finite float64 states of shape (n, state_size)."""
-        parts = self.state_layout.split(states)
+        layout = self.state_layout
+        parts = layout.split(states)
+        foreign = np.flatnonzero(parts.model_tag != layout.model_tag)
+        if foreign.size:
+            index = int(foreign[0])
+            where = f"{name}[{index}]" if batched else name
+            tag = float(parts.model_tag[index])
+            scene = scene_of_tag(tag)
+            origin = (
+                f"a state of the {scene} scene"
+                if scene is not None
+                else f"not a state of any known scene (model tag {tag!r}, the last entry)"
+            )
+            raise ValueError(
+                f"{where} is {origin}, not of {self.env_label}'s {layout.scene} scene "
+                f"(model tag {layout.model_tag}); states come from this env's get_state()"
+            )
         physics = parts.physics
         problems: list[tuple[np.ndarray, str]] = []
         count = parts.step_count
+        at = layout.physics_size + layout.goal_size
         problems.append(
             (
                 (count < 0) | (count > MAX_STEP_COUNT) | (count != np.floor(count)),
-                f"its step count (the last entry) must be an integer in [0, {MAX_STEP_COUNT}]",
+                f"its step count (entry {at}) must be an integer in [0, {MAX_STEP_COUNT}]",
             )
         )
         problems.append((physics[:, self._state_time] < 0, "its time (entry 0) must be >= 0"))
@@ -419,7 +445,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         type(self).__init__(self, **saved["init_kwargs"])
-        self.set_state(saved["state"])
+        # pickles of this env made before states ended with a model tag hold the shorter state
+        self.set_state(self.state_layout.upgrade(saved["state"]))
         if saved["rng"] is not None:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = saved["rng"]

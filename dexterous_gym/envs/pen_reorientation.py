@@ -12,7 +12,7 @@ from dexterous_gym import goals
 from dexterous_gym.envs.base import DEFAULT_SIZE, Evaluation
 from dexterous_gym.envs.pen_spin import MIN_START_HEIGHT, OneHandPenEnv, PenSpinEnv
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
-from dexterous_gym.scenes import pen_reorientation_model
+from dexterous_gym.scenes import PEN_REORIENTATION_SCENE, pen_reorientation_model
 from dexterous_gym.tasks import (
     PEN_REORIENTATION_MAX_EPISODE_STEPS,
     PEN_REORIENTATION_TARGET_RANGE,
@@ -154,7 +154,16 @@ class PenReorientationEnv(OneHandPenEnv[dict[str, Any]], PoseGoalEnv):
         self.death_tol = check_real(death_tol, "death_tol")
         self.max_episode_steps = PEN_REORIENTATION_MAX_EPISODE_STEPS
         model = pen_reorientation_model()
-        self._init_pen(model, n_substeps, goals.GOAL_DIM, render_mode, width, height, init_kwargs)
+        self._init_pen(
+            model,
+            PEN_REORIENTATION_SCENE,
+            n_substeps,
+            goals.GOAL_DIM,
+            render_mode,
+            width,
+            height,
+            init_kwargs,
+        )
         self._object_qpos = self._pen_qpos
         target = model.joint("target:joint")
         self._target_qpos = np.arange(target.qposadr[0], target.qposadr[0] + 7)

@@ -19,7 +19,7 @@ from dexterous_gym.envs.base import (
     Evaluation,
     ObsT,
 )
-from dexterous_gym.scenes import pen_spin_model
+from dexterous_gym.scenes import PEN_SPIN_SCENE, pen_spin_model
 from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
 from dexterous_gym.validation import check_real
 
@@ -84,6 +84,7 @@ class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
     def _init_pen(
         self,
         model: mujoco.MjModel,
+        scene: str,
         n_substeps: int,
         goal_size: int,
         render_mode: str | None,
@@ -93,6 +94,7 @@ class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
     ) -> None:
         self._init_simulation(
             model,
+            scene,
             n_substeps,
             goal_size,
             render_mode,
@@ -234,6 +236,7 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
         self.max_episode_steps = PEN_SPIN_MAX_EPISODE_STEPS
         self._init_pen(
             pen_spin_model(),
+            PEN_SPIN_SCENE,
             n_substeps,
             0,
             render_mode,

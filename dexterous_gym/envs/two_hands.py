@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 from dexterous_gym import goals
 from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, Evaluation
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
-from dexterous_gym.scenes import two_hand_model
+from dexterous_gym.scenes import two_hand_model, two_hand_scene
 from dexterous_gym.tasks import (
     FAMILIES,
     OBJECTS,
@@ -263,6 +263,7 @@ class TwoHandsEnv(PoseGoalEnv):
 
         self._init_simulation(
             two_hand_model(task.family, task.object),
+            two_hand_scene(task.family, task.object),
             n_substeps,
             goals.GOAL_DIM * self.n_objects,
             render_mode,

@@ -146,16 +146,22 @@ def test_state_layout_splits_and_joins_state_vectors(env_id: str) -> None:
     layout = env.state_layout
     assert isinstance(layout, StateLayout) and layout.size == env.state_size
     state = env.get_state()
-    physics, goal, step_count = layout.split(state)
+    physics, goal, step_count, model_tag = layout.split(state)
     np.testing.assert_array_equal(physics, env.sim.physics_state())
     np.testing.assert_array_equal(goal, env.goal)
     assert step_count == 2.0 and goal.shape == (layout.goal_size,)
+    assert model_tag == layout.model_tag and state[-1] == layout.model_tag
+    assert layout.size == layout.physics_size + layout.goal_size + 2
     assert layout.join(physics, goal, step_count).tobytes() == state.tobytes()
     batch = np.stack([state, state])
     parts = layout.split(batch)
     assert parts.physics.shape == (2, layout.physics_size) and parts.step_count.shape == (2,)
-    np.testing.assert_array_equal(layout.join(parts.physics, goal, parts.step_count + 1)[:, -1], 3)
+    joined = layout.split(layout.join(parts.physics, goal, parts.step_count + 1))
+    np.testing.assert_array_equal(joined.step_count, 3)
+    np.testing.assert_array_equal(joined.model_tag, layout.model_tag)
     with pytest.raises(ValueError, match="last dimension"):
+        layout.split(state[:-2])
+    with pytest.raises(ValueError, match="older version"):
         layout.split(state[:-1])
     env.close()
 

@@ -69,9 +69,11 @@ def test_rollout_equals_env_step(env_id: str, per_sample_states: bool) -> None:
         mask = np.ones(env_final.shape, bool)
         mask[warm] = False
         np.testing.assert_array_equal(ours[mask], env_final[mask])
-        assert ours[-1] == env_final[-1] and env_final[-1] == starts[0][-1] + horizon + (
-            b if per_sample_states else 0
-        )
+        final_count = u.state_layout.split(env_final).step_count
+        start_count = u.state_layout.split(starts[0]).step_count
+        assert u.state_layout.split(ours).step_count == final_count
+        assert final_count == start_count + horizon + (b if per_sample_states else 0)
+        assert ours[-1] == env_final[-1] == u.state_layout.model_tag
         # stepping on from the returned final state matches stepping on the env
         zero = np.zeros(u.sim.n_actions)
         u.step(zero)
@@ -103,6 +105,8 @@ def test_bad_inputs_raise() -> None:
         with pytest.raises(ValueError, match="actions must be finite"):
             batched.rollout(state, bad)
         with pytest.raises(ValueError, match="states"):
+            batched.rollout(state[:-2], np.zeros((1, 2, nu)))
+        with pytest.raises(ValueError, match="older version"):
             batched.rollout(state[:-1], np.zeros((1, 2, nu)))
         with pytest.raises(ValueError, match="states must hold"):
             batched.rollout(np.stack([state] * 2), np.zeros((3, 2, nu)))

@@ -184,9 +184,11 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
     obj = qpos0 + env.model.joint("object:joint").qposadr[0]
     tgt = qpos0 + env.model.joint("target:joint").qposadr[0]
     goal = env.state_layout.physics_size
+    count = goal + env.state_layout.goal_size  # the step count; the model tag follows it
     ctrl = slices["ctrl"].start
     return [
-        ("truncated", good[:-1], ValueError, "flat array of"),
+        ("truncated (legacy size)", good[:-1], ValueError, "saved by an older version"),
+        ("truncated by two", good[:-2], ValueError, "flat array of"),
         ("extended", np.append(good, 0.0), ValueError, "flat array of"),
         ("batched", good[None], ValueError, "flat array of"),
         ("empty", np.zeros(0), ValueError, "flat array of"),
@@ -202,14 +204,33 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
             "same size, other family (Hard)",
             _state_after("BlockCatchUnderarmHard-v0"),
             ValueError,
-            "target_range",
+            "a state of the two_hands/CatchUnderarmHard/block scene",
         ),
         (
             "same size, other family (Overarm)",
             _state_after("PenCatchOverarm-v0"),
             ValueError,
-            "target_range",
+            "a state of the two_hands/CatchOverarm/pen scene",
         ),
+        (
+            "same family, other object (Block)",
+            _state_after("BlockCatchUnderarm-v0"),
+            ValueError,
+            "a state of the two_hands/CatchUnderarm/block scene, not of EggCatchUnderarm-v0's",
+        ),
+        (
+            "same family, other object (Pen, sparse)",
+            _state_after("PenCatchUnderarmSparse-v0"),
+            ValueError,
+            "a state of the two_hands/CatchUnderarm/pen scene",
+        ),
+        (
+            "unknown model tag",
+            _edit(good, -1, 12345.0),
+            ValueError,
+            "not a state of any known scene",
+        ),
+        ("fractional model tag", _edit(good, -1, good[-1] + 0.5), ValueError, "any known scene"),
         ("other size (HandOver)", _state_after("EggHandOver-v0"), ValueError, "flat array of"),
         ("other size (PenSpin)", _state_after("PenSpin-v0"), ValueError, "flat array of"),
         (
@@ -225,9 +246,9 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
             "target:joint",
         ),
         ("control out of range", _edit(good, ctrl, 10.0), ValueError, "control ranges"),
-        ("negative step count", _edit(good, -1, -1.0), ValueError, "step count"),
-        ("fractional step count", _edit(good, -1, 2.5), ValueError, "step count"),
-        ("huge step count", _edit(good, -1, 2.0**40), ValueError, "step count"),
+        ("negative step count", _edit(good, count, -1.0), ValueError, "step count"),
+        ("fractional step count", _edit(good, count, 2.5), ValueError, "step count"),
+        ("huge step count", _edit(good, count, 2.0**40), ValueError, "step count"),
         ("negative time", _edit(good, 0, -1.0), ValueError, "time"),
         (
             "goal outside the goal boxes",
@@ -240,7 +261,8 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
 
 
 _LABELS = [
-    "truncated",
+    "truncated (legacy size)",
+    "truncated by two",
     "extended",
     "batched",
     "empty",
@@ -254,6 +276,10 @@ _LABELS = [
     "a dict",
     "same size, other family (Hard)",
     "same size, other family (Overarm)",
+    "same family, other object (Block)",
+    "same family, other object (Pen, sparse)",
+    "unknown model tag",
+    "fractional model tag",
     "other size (HandOver)",
     "other size (PenSpin)",
     "object quaternion x2",
@@ -298,12 +324,16 @@ def test_bad_states_raise_and_leave_env_and_random_stream_unchanged(
     assert u.np_random.bit_generator.state == rng
 
 
-def test_states_of_this_family_are_accepted_and_what_cannot_be_told_apart() -> None:
-    """Dense/sparse variants share their states (demos rely on it); other objects of the same
-    family have the same layout and goal boxes, so their states cannot be told apart."""
+def test_states_of_the_same_scene_are_accepted_and_other_objects_refused() -> None:
+    """Dense/sparse variants share their scene and states (demos rely on it); another object of
+    the same family has the same layout and goal boxes but another model tag, so its state is
+    refused, naming its scene, and the env is left as it was."""
     env = gym.make(ENV_ID).unwrapped
     env.set_state(_state_after("EggCatchUnderarmSparse-v0"))
-    env.set_state(_state_after("BlockCatchUnderarm-v0"))  # documented: not detected
+    before = env.get_state()
+    with pytest.raises(ValueError, match="two_hands/CatchUnderarm/block scene, not of EggCatchUnderarm-v0's two_hands/CatchUnderarm/egg scene"):  # fmt: skip
+        env.set_state(_state_after("BlockCatchUnderarm-v0"))
+    np.testing.assert_array_equal(env.get_state(), before)
     env.close()
 
 
