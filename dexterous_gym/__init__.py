@@ -35,34 +35,32 @@ except PackageNotFoundError:  # running from a source tree
 ENV_IDS: tuple[str, ...] = ALL_ENV_IDS  # the 31 IDs of the original suite
 
 
+def _registrations() -> list[tuple[str, str, dict[str, str], int]]:
+    """(ID, entry point, kwargs, episode length) of every env, as data."""
+    rows = [
+        (task.env_id, "dexterous_gym.envs:TwoHandsEnv", {"task": task.env_id},
+         FAMILIES[task.family].max_episode_steps)
+        for task in TWO_HAND_TASKS
+    ]  # fmt: skip
+    rows.append((PEN_SPIN_ID, "dexterous_gym.envs:PenSpinEnv", {}, PEN_SPIN_MAX_EPISODE_STEPS))
+    rows.append((PEN_REORIENTATION_ID, "dexterous_gym.envs:PenReorientationEnv", {},
+                 PEN_REORIENTATION_MAX_EPISODE_STEPS))  # fmt: skip
+    return rows
+
+
 def _register_all() -> None:
     # the time limit follows restored step counts (set_state): see dexterous_gym.envs.time_limit
     from dexterous_gym.envs.time_limit import WRAPPER_SPEC
 
-    for task in TWO_HAND_TASKS:
-        if task.env_id in gym.registry:
-            continue
-        gym.register(
-            id=task.env_id,
-            entry_point="dexterous_gym.envs:TwoHandsEnv",
-            kwargs={"task": task.env_id},
-            max_episode_steps=FAMILIES[task.family].max_episode_steps,
-            additional_wrappers=(WRAPPER_SPEC,),
-        )
-    if PEN_SPIN_ID not in gym.registry:
-        gym.register(
-            id=PEN_SPIN_ID,
-            entry_point="dexterous_gym.envs:PenSpinEnv",
-            max_episode_steps=PEN_SPIN_MAX_EPISODE_STEPS,
-            additional_wrappers=(WRAPPER_SPEC,),
-        )
-    if PEN_REORIENTATION_ID not in gym.registry:
-        gym.register(
-            id=PEN_REORIENTATION_ID,
-            entry_point="dexterous_gym.envs:PenReorientationEnv",
-            max_episode_steps=PEN_REORIENTATION_MAX_EPISODE_STEPS,
-            additional_wrappers=(WRAPPER_SPEC,),
-        )
+    for env_id, entry_point, kwargs, max_episode_steps in _registrations():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                kwargs=kwargs,
+                max_episode_steps=max_episode_steps,
+                additional_wrappers=(WRAPPER_SPEC,),
+            )
 
 
 _register_all()

@@ -49,6 +49,12 @@ QUAT_NORM_TOLERANCE = 1e-6  # |norm - 1| of a free joint's quaternion (MuJoCo ke
 ObsT = TypeVar("ObsT")
 
 
+def constructor_arguments(local_vars: dict[str, Any]) -> dict[str, Any]:
+    """The arguments an env's ``__init__`` was called with, from its ``locals()`` on entry: what
+    pickling rebuilds the env from."""
+    return {k: v for k, v in local_vars.items() if k not in ("self", "__class__")}
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """What an env's reward function says about states of any leading batch shape ``(...)``.

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dexterous_gym import goals
-from dexterous_gym.envs.base import DEFAULT_SIZE, Evaluation
+from dexterous_gym.envs.base import DEFAULT_SIZE, Evaluation, constructor_arguments
 from dexterous_gym.envs.pen_spin import MIN_START_HEIGHT, OneHandPenEnv, PenSpinEnv
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
 from dexterous_gym.scenes import PEN_REORIENTATION_SCENE, pen_reorientation_model
@@ -139,9 +139,7 @@ class PenReorientationEnv(OneHandPenEnv[dict[str, Any]], PoseGoalEnv):
         width: int = DEFAULT_SIZE,
         height: int = DEFAULT_SIZE,
     ) -> None:
-        init_kwargs = dict(locals())
-        init_kwargs.pop("self")
-        init_kwargs.pop("__class__", None)
+        init_kwargs = constructor_arguments(locals())
         self.distance_threshold = check_real(
             distance_threshold, "distance_threshold", positive=True
         )

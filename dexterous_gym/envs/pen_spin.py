@@ -18,6 +18,7 @@ from dexterous_gym.envs.base import (
     DexterousMujocoEnv,
     Evaluation,
     ObsT,
+    constructor_arguments,
 )
 from dexterous_gym.scenes import PEN_SPIN_SCENE, pen_spin_model
 from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
@@ -226,9 +227,7 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
         width: int = DEFAULT_SIZE,
         height: int = DEFAULT_SIZE,
     ) -> None:
-        init_kwargs = dict(locals())
-        init_kwargs.pop("self")
-        init_kwargs.pop("__class__", None)
+        init_kwargs = constructor_arguments(locals())
         if check_real(direction, "direction") not in (1.0, -1.0):
             raise ValueError(f"direction must be +1 or -1, got {direction!r}")
         self.direction = float(direction)

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dexterous_gym import goals
-from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, Evaluation
+from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, Evaluation, constructor_arguments
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
 from dexterous_gym.scenes import two_hand_model, two_hand_scene
 from dexterous_gym.tasks import (
@@ -212,9 +212,7 @@ class TwoHandsEnv(PoseGoalEnv):
         width: int = DEFAULT_SIZE,
         height: int = DEFAULT_SIZE,
     ) -> None:
-        init_kwargs = dict(locals())
-        init_kwargs.pop("self")
-        init_kwargs.pop("__class__", None)
+        init_kwargs = constructor_arguments(locals())
         if not isinstance(task, str | Task):
             raise TypeError(f"task must be a two-hand env ID or a Task, got {describe(task)}")
         if isinstance(task, str):

@@ -10,7 +10,7 @@ import pytest
 
 import dexterous_gym  # noqa: F401
 from baselines.topdm.__main__ import main
-from baselines.topdm.config import iterations_at, make_config
+from baselines.topdm.config import iterations_at, make_config, parse_overrides, simulated_steps
 from baselines.topdm.run import run_trajectory
 from baselines.topdm.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 
@@ -32,6 +32,25 @@ def test_presets() -> None:
     assert (reduced.n_samples, reduced.k0, reduced.horizon) == (200, 10, 20)
     with pytest.raises(ValueError, match="preset"):
         make_config("nope", ENV)
+    campaign = make_config("campaign", ENV)
+    assert (campaign.n_samples, campaign.k0, campaign.horizon, campaign.traj_len) == (40, 3, 20, 50)
+    assert simulated_steps(campaign) == 142 * 40 * 20
+    assert simulated_steps(make_config("paper", ENV)) == 1010 * 1000 * 20  # 20.2 M, as the paper
+
+
+def test_set_overrides_are_typed_and_checked() -> None:
+    assert parse_overrides(("later_noise_frac=1.0", "k0=4", "anneal=false")) == {
+        "later_noise_frac": 1.0,
+        "k0": 4,
+        "anneal": False,
+    }
+    for bad, match in [("nope=1", "SETTING one of"), ("k0=1.5", "k0 must be a finite int"),
+                       ("beta=nan", "beta must be a finite float"), ("anneal=maybe", "true or false"),
+                       ("k0", "SETTING=VALUE")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            parse_overrides((bad,))
+    with pytest.raises(ValueError, match="later_noise_frac"):
+        make_config("smoke", ENV, **parse_overrides(("later_noise_frac=2",)))
 
 
 def test_cli_smoke(tmp_path: Path) -> None:
@@ -192,6 +211,25 @@ def test_trajectory_folders_written_before_the_checkpoint_store_still_resume(tmp
     shutil.rmtree(tmp_path / "b" / "checkpoints")
     resumed = run_trajectory(ENV, config, 7, tmp_path / "b", resume=True, n_threads=1, video=False)  # fmt: skip
     assert resumed["return"] == full["return"]
+
+
+def test_a_checkpoint_with_states_of_the_older_layout_resumes(tmp_path: Path) -> None:
+    """States saved before they carried a model tag (one entry shorter) are upgraded on resume,
+    and the trajectory is bitwise the uninterrupted one."""
+    config = make_config("smoke", ENV)
+    run_trajectory(ENV, config, 3, tmp_path / "a", n_threads=1, video=False)
+    run_trajectory(ENV, config, 3, tmp_path / "b", n_threads=1, video=False, max_steps=1)
+    (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
+    with np.load(state) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["states"] = arrays["states"][:, :-1]  # drop the model tag: the older layout
+    np.savez(tmp_path / "b" / "checkpoint.npz", **arrays)
+    import shutil
+
+    shutil.rmtree(tmp_path / "b" / "checkpoints")
+    run_trajectory(ENV, config, 3, tmp_path / "b", resume=True, n_threads=1, video=False)
+    a, b = load_trajectory(tmp_path / "a" / "trajectory.npz"), load_trajectory(tmp_path / "b" / "trajectory.npz")  # fmt: skip
+    assert np.array_equal(a.states, b.states) and np.array_equal(a.actions, b.actions)
 
 
 def test_resume_refuses_a_checkpoint_of_another_trajectory(tmp_path: Path) -> None:

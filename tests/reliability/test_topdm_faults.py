@@ -274,3 +274,88 @@ def test_bad_options_exit_2_and_leave_no_folder(tmp_path, capsys, flag, value) -
         main(argv)
     assert info.value.code == 2 and flag in capsys.readouterr().err.strip().splitlines()[-1]
     assert not out.exists()
+
+
+# --- campaigns: the same promises, for a folder of run folders ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def campaign_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-trajectory smoke campaign on one env (in this process)."""
+    import os
+
+    from baselines.topdm.campaign import CampaignConfig, run_campaign
+
+    out = tmp_path_factory.mktemp("campaign") / "c"
+    args = CampaignConfig(envs=(ENV,), preset="smoke", out=out, trajectories=2, local=True, video=False)  # fmt: skip
+    with open(os.devnull, "w") as sink:
+        run_campaign(args, stream=sink)
+    return out
+
+
+def _campaign_argv(out: Path) -> list[str]:
+    return ["--envs", ENV, "--preset", "smoke", "--trajectories", "2", "--out", str(out),
+            "--local", "--no-video", "--resume"]  # fmt: skip
+
+
+def _copy_trajectory_over_another(c: Path, t: Path) -> None:
+    for name in ("trajectory.npz", "trajectory.json"):
+        shutil.copy(c / ENV / "traj_000" / name, c / ENV / "traj_001" / name)
+
+
+def _edit_campaign_seed(c: Path, t: Path) -> None:
+    config = json.loads((c / "config.json").read_text())
+    (c / "config.json").write_text(json.dumps({**config, "seed": 5}))
+
+
+CAMPAIGN_REFUSED: list[tuple[str, Callable[[Path, Path], object], str]] = [
+    (
+        "an env folder's config.json removed",
+        lambda c, t: (c / ENV / "config.json").unlink(),
+        "config.json",
+    ),
+    (
+        "a finished trajectory truncated",
+        lambda c, t: _truncate(c / ENV / "traj_001" / "trajectory.npz"),
+        "trajectory.npz",
+    ),
+    ("a trajectory copied in from another seed", _copy_trajectory_over_another, "trajectory.json"),
+    ("the campaign's config.json edited", _edit_campaign_seed, "--seed"),
+]
+
+
+@fault
+@pytest.mark.parametrize("label,damage,name", CAMPAIGN_REFUSED, ids=[r[0] for r in CAMPAIGN_REFUSED])  # fmt: skip
+def test_a_damaged_campaign_stops_with_one_line_and_changes_nothing(
+    campaign_run, tmp_path, capsys, label, damage, name
+) -> None:
+    from baselines.topdm.campaign import main as campaign_main
+
+    out = copy_run(campaign_run, tmp_path)
+    damage(out, tmp_path)
+    before = snapshot(out)
+    assert campaign_main(_campaign_argv(out)) == 2
+    line = error_line(capsys, "python -m baselines.topdm.campaign")
+    assert name in line, line
+    assert snapshot(out) == before
+
+
+@fault
+def test_a_campaign_killed_mid_trajectory_resumes_bitwise(campaign_run, tmp_path) -> None:
+    """Kill: one trajectory part-way (its last checkpoint kept), the next never started."""
+    from baselines.topdm.campaign import main as campaign_main
+
+    out = copy_run(campaign_run, tmp_path)
+    reference = load_trajectory(out / ENV / "traj_001" / "trajectory.npz")
+    folder = out / ENV / "traj_001"
+    for name in ("trajectory.npz", "trajectory.json", "summary.json"):
+        (folder / name).unlink()
+    steps = sorted((folder / "checkpoints").glob("step_*"))
+    for later in steps[1:]:  # as if killed after the first control step
+        shutil.rmtree(later)
+    (folder / "checkpoints" / "latest.json").unlink()
+    finished = snapshot(out / ENV / "traj_000")
+    assert campaign_main(_campaign_argv(out)) == 0
+    assert snapshot(out / ENV / "traj_000") == finished  # the finished one is not touched
+    resumed = load_trajectory(folder / "trajectory.npz")
+    assert np.array_equal(resumed.states, reference.states)
