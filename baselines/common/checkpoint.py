@@ -211,14 +211,15 @@ class CheckpointStore:
             shutil.rmtree(old, ignore_errors=True)
 
     # -- reading -----------------------------------------------------------------------------
-    def latest(self) -> Checkpoint | None:
+    def latest(self, repair: bool = True) -> Checkpoint | None:
         """The newest complete checkpoint of this run, verified; ``None`` if there is none.
 
         Raises :class:`CheckpointError` naming the file when the checkpoint that ``latest.json``
         names is damaged or belongs to another run, or when checkpoint directories exist but none
         of them verifies. A missing or damaged ``latest.json`` is rebuilt from the directories, and
         so is one that names an older checkpoint than a complete one of this run (a process killed
-        between the two writes).
+        between the two writes). ``repair=False`` reads without writing (for monitors that watch a
+        run another thread or process is writing).
         """
         latest = self.root / LATEST_FILE
         pointer: str | None = None
@@ -234,7 +235,8 @@ class CheckpointStore:
             for path in (p for p in candidates if p.name > pointer):
                 with contextlib.suppress(CheckpointError):
                     ckpt = self._verify(path)
-                    self._point_to(path.name, ckpt.step)
+                    if repair:
+                        self._point_to(path.name, ckpt.step)
                     return ckpt
             return self._verify(self.root / pointer)
         problems = []
@@ -244,7 +246,8 @@ class CheckpointStore:
             except CheckpointError as err:
                 problems.append(str(err))
                 continue
-            self._point_to(path.name, ckpt.step)
+            if repair:
+                self._point_to(path.name, ckpt.step)
             return ckpt
         if problems:
             raise CheckpointError(

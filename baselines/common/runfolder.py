@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -69,7 +70,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # unique per process and thread: two writers of one file never share a temporary
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
         with open(tmp, mode) as handle:
             yield handle
@@ -88,7 +90,8 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[Any], object]) 
     ``model.save_replay_buffer`` of Stable-Baselines3.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # unique per process and thread: two writers of one file never share a temporary
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # SB3's save helpers close the handle they are given, so fsync through a second descriptor.

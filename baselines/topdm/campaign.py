@@ -39,9 +39,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from baselines.common.cli import MAX_SEED, MAX_THREADS, UserError, option, parse_config, run_cli
+from baselines.topdm.config import (
+    TopdmConfig,
+    iterations_at,
+    make_config,
+    parse_overrides,
+    simulated_steps,
+)
 
 PROG = "python -m baselines.topdm.campaign"
 PresetName = Literal["paper", "paper_k40", "reduced", "demos", "campaign", "smoke"]
+CAMPAIGN_FILE = "config.json"  # OUT/config.json: the campaign's settings
 WORKER_FILE = ".worker.json"  # in a trajectory folder: the process running it (Ray backend)
 RESULTS_FILE = "results"  # OUT/results.md and OUT/results.json: the success table
 
@@ -106,22 +114,16 @@ class Job:
     mppi: bool
 
     @property
-    def config(self) -> Any:
-        from baselines.topdm.config import TopdmConfig
-
+    def config(self) -> TopdmConfig:
         return TopdmConfig.from_dict(self.planner_config)
 
     @property
     def cost(self) -> int:
         """Env steps the whole trajectory simulates."""
-        from baselines.topdm.config import simulated_steps
-
         return simulated_steps(self.config)
 
     def cost_done(self, control_steps: int) -> int:
         """Env steps simulated by the first ``control_steps`` control steps."""
-        from baselines.topdm.config import iterations_at
-
         c = self.config
         done = sum(iterations_at(t, c.k0, c.traj_len, c.anneal) for t in range(control_steps))
         return done * c.n_samples * c.horizon
@@ -175,7 +177,6 @@ def prepare_campaign(args: CampaignConfig) -> list[Job]:
     import dexterous_gym  # noqa: F401  (registers the IDs)
     from baselines.common.envs import check_env_id
     from baselines.common.runfolder import starting_run
-    from baselines.topdm.config import make_config, parse_overrides
     from baselines.topdm.run import check_resume, dexterous_env
 
     overrides = parse_overrides(args.overrides)
@@ -202,7 +203,8 @@ def prepare_campaign(args: CampaignConfig) -> list[Job]:
 
 
 def read_job_state(job: Job) -> JobState:
-    """The job's progress as its folder records it (a damaged file raises CheckpointError)."""
+    """The job's progress as its folder records it, read without writing anything (the job may
+    be running in another thread or process); a damaged file raises CheckpointError."""
     from baselines.common.runfolder import read_json
     from baselines.topdm.run import SUMMARY_FILE, read_progress, trajectory_identity
 
@@ -211,7 +213,7 @@ def read_job_state(job: Job) -> JobState:
         summary = read_json(summary_path, expect=dict)
         return JobState(job.config.traj_len, summary)
     identity = trajectory_identity(job.env_id, job.config, job.seed, job.mppi)
-    progress = read_progress(job.folder, identity) if job.folder.exists() else None
+    progress = read_progress(job.folder, identity, repair=False) if job.folder.exists() else None
     return JobState(0 if progress is None else int(progress["t"]))
 
 
@@ -453,8 +455,6 @@ def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict
     step, returns, and the budget beside the paper's."""
     import numpy as np
     from scipy.stats import binomtest
-
-    from baselines.topdm.config import make_config, simulated_steps
 
     rows = []
     for env_id in dict.fromkeys(job.env_id for job in jobs):

@@ -2,6 +2,7 @@
 
     python -m baselines.topdm.report runs/topdm_* runs/mppi_* [--plot FIG.png] [--out TABLE.md]
     python -m baselines.topdm.report --video RUN/traj_000/trajectory.npz OUT.gif
+    python -m baselines.topdm.report --campaigns CAMPAIGN... --plot FIG.png   # returns per env
 
 Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
 from its latest checkpoint (marked unfinished), so a table can be made while runs go on.
@@ -35,7 +36,7 @@ def read_trajectory(folder: Path) -> dict[str, Any]:
         rewards, success = np.asarray(traj.rewards), np.asarray(traj.success)
         sim_steps, wall_s = int(summary["sim_steps"]), float(summary["wall_s"])
     else:
-        progress = read_progress(folder)
+        progress = read_progress(folder, repair=False)  # a report never writes
         if progress is not None:  # else: started, no control step completed yet
             rewards, success = progress["rewards"].copy(), progress["success"].copy()
             sim_steps, wall_s = int(progress["sim_steps"]), float(progress["wall_s"])
@@ -129,6 +130,43 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_campaigns(campaigns: Sequence[Path], path: Path) -> None:
+    """Return of every trajectory per env, one marker colour per campaign (filled: success at
+    the last step), beside each other on a shared env axis: how planners or settings compare
+    across tasks. Each campaign folder is labelled by its planner and ``--set`` overrides."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from baselines.topdm.campaign import CAMPAIGN_FILE
+
+    labelled = []
+    for folder in map(Path, campaigns):
+        settings = json.loads((folder / CAMPAIGN_FILE).read_text())
+        label = ("MPPI" if settings["mppi"] else "TOPDM") + "".join(f", {o}" for o in settings["overrides"])  # fmt: skip
+        labelled.append((label, folder, settings["envs"]))
+    envs = list(dict.fromkeys(env for _, _, names in labelled for env in names))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(envs)), 3.8))
+    width = 0.8 / len(labelled)
+    for k, (label, folder, names) in enumerate(labelled):
+        colour = plt.cm.tab10(k)
+        for name in names:
+            rows = [read_trajectory(f) for f in sorted((folder / name).glob("traj_*"))]
+            rows = [r for r in rows if r["finished"]]
+            x = envs.index(name) - 0.4 + width * (k + 0.5) + np.linspace(-0.25, 0.25, len(rows)) * width  # fmt: skip
+            for xi, r in zip(x, rows, strict=True):
+                ax.plot(xi, r["return"], "o", color=colour, mfc=colour if r["success_final"] else "none")  # fmt: skip
+        ax.plot([], [], "o", color=colour, label=label)
+    ax.set_xticks(range(len(envs)), [e.replace("-v0", "") for e in envs], rotation=20, fontsize=8)
+    ax.set_ylabel("return (sum of dense rewards)")
+    ax.legend(fontsize=8, title="filled: success at the last step", title_fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _video(trajectory: Path, gif: Path) -> int:
     from baselines.common.runtime import configure_rendering
 
@@ -163,9 +201,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the Markdown table here (default: stdout only)")  # fmt: skip
     parser.add_argument("--video", nargs=2, type=Path, metavar=("TRAJECTORY", "GIF"),
                         help="render a trajectory file to a captioned GIF")  # fmt: skip
+    parser.add_argument("--campaigns", nargs="+", type=Path, metavar="CAMPAIGN",
+                        help="campaign folders (python -m baselines.topdm.campaign) to compare")  # fmt: skip
     args = parser.parse_args(argv)
     if args.video:
         return _video(*args.video)
+    if args.campaigns:
+        if not args.plot:
+            parser.error("--campaigns needs --plot FIG.png")
+        missing = [str(c) for c in args.campaigns if not (c / "config.json").is_file()]
+        if missing:
+            parser.error(f"not campaign folders (no config.json): {', '.join(missing)}")
+        plot_campaigns(args.campaigns, args.plot)
+        print(f"wrote {args.plot}")
+        return 0
     if not args.runs:
         parser.error("give run folders (or --video TRAJECTORY GIF)")
     try:

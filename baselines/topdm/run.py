@@ -86,17 +86,21 @@ def _bytes_writer(data: bytes) -> Callable[[Any], object]:
     return lambda handle: handle.write(data)
 
 
-def read_progress(folder: Path, identity: RunIdentity | None = None) -> dict[str, Any] | None:
+def read_progress(
+    folder: Path, identity: RunIdentity | None = None, repair: bool = True
+) -> dict[str, Any] | None:
     """The latest checkpointed state of a trajectory folder (``None`` before its first step).
 
     Reads the checkpoint store, or the single ``checkpoint.npz`` of older folders. With
     ``identity`` the checkpoint must belong to that trajectory; without, any verified one is read
-    (for reports). Raises :class:`CheckpointError` naming a damaged file.
+    (for reports). ``repair=False`` never writes (a lost pointer is not rebuilt): for reports and
+    for watching a trajectory that another thread or process runs. Raises
+    :class:`CheckpointError` naming a damaged file.
     """
     root = folder / CHECKPOINT_DIR
     if root.exists():
         store = CheckpointStore(root, identity or _identity_on_disk(root))
-        ckpt = store.latest()
+        ckpt = store.latest(repair=repair)
         if ckpt is not None:
             return _decode(ckpt.file(PLANNER_STATE))
     legacy = folder / LEGACY_CHECKPOINT

@@ -51,6 +51,45 @@ def test_missing_or_damaged_latest_is_rebuilt_from_complete_checkpoints(tmp_path
     assert (tmp_path / "step_0000000020" / "model.bin").exists()
 
 
+def test_a_reader_that_does_not_repair_never_writes(tmp_path: Path) -> None:
+    """Monitors read runs that another thread or process writes: ``repair=False`` finds the same
+    checkpoint and leaves the folder as it is (a repairing reader once raced the writer)."""
+    store = CheckpointStore(tmp_path, IDENT, keep=2)
+    _save(store, 10)
+    _save(store, 20)
+    (tmp_path / "latest.json").write_text(json.dumps({"checkpoint": "step_0000000010", "step": 10}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    ckpt = CheckpointStore(tmp_path, IDENT).latest(repair=False)
+    assert ckpt is not None and ckpt.step == 20
+    (tmp_path / "latest.json").unlink()
+    assert CheckpointStore(tmp_path, IDENT).latest(repair=False).step == 20  # type: ignore[union-attr]
+    assert not (tmp_path / "latest.json").exists()
+    assert all(p.read_bytes() == data for p, data in before.items() if p.exists())
+
+
+def test_atomic_writes_from_two_threads_do_not_collide(tmp_path: Path) -> None:
+    import threading
+
+    from baselines.common.runfolder import atomic_write
+
+    errors: list[BaseException] = []
+
+    def writer(tag: bytes) -> None:
+        try:
+            for _ in range(200):
+                atomic_write(tmp_path / "shared.json", lambda f: f.write(tag * 1000))
+        except BaseException as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(tag,)) for tag in (b"a", b"b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert (tmp_path / "shared.json").read_bytes() in (b"a" * 1000, b"b" * 1000)
+
+
 def test_damaged_file_is_named_and_nothing_is_changed(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path, IDENT)
     path = _save(store, 10)

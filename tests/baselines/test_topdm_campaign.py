@@ -304,3 +304,14 @@ def test_without_ray_the_campaign_runs_in_this_process(
     out = tmp_path / "no_ray"
     run_campaign(smoke(out, local=False), stream=open(os.devnull, "w"))  # noqa: SIM115
     assert_same_trajectories(in_process, out)
+
+
+def test_campaign_figure_and_its_errors(in_process: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from baselines.topdm.report import main as report_main
+
+    figure = tmp_path / "returns.png"
+    assert report_main(["--campaigns", str(in_process), "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as exit_info:
+        report_main(["--campaigns", str(tmp_path), "--plot", str(figure)])
+    assert exit_info.value.code == 2 and "not campaign folders" in capsys.readouterr().err
