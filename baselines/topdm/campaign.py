@@ -450,9 +450,36 @@ def ray_available() -> bool:
 # --- the success table -----------------------------------------------------------------------
 
 
+def final_distances(jobs: Sequence[Job]) -> tuple[float, float] | None:
+    """Median over the finished trajectories of the distances left at the last step: position
+    (m) and rotation (rad), the worse object's for two objects; how far from success a task
+    stayed. ``None`` for envs without a goal or without finished trajectories."""
+    import numpy as np
+
+    from baselines.common.trajectory import load_trajectory
+    from baselines.topdm.run import TRAJECTORY_FILE, dexterous_env
+
+    files = [job.folder / TRAJECTORY_FILE for job in jobs if (job.folder / TRAJECTORY_FILE).exists()]  # fmt: skip
+    if not files:
+        return None
+    env = dexterous_env(jobs[0].env_id)
+    try:
+        if not env.has_goal:
+            return None
+        d_pos, d_rot = [], []
+        for path in files:
+            env.set_state(load_trajectory(path).states[-1])
+            terms = env.evaluate(env.data.qpos, env.data.qvel, env.goal).terms
+            d_pos.append(max(float(v) for k, v in terms.items() if k.startswith("d_pos")))
+            d_rot.append(max(float(v) for k, v in terms.items() if k.startswith("d_rot")))
+        return float(np.median(d_pos)), float(np.median(d_rot))
+    finally:
+        env.close()
+
+
 def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict[str, Any]]:
     """One row per env: success at the final step with a 95 % Wilson interval, success at any
-    step, returns, and the budget beside the paper's."""
+    step, returns, the distances left at the last step, and the budget beside the paper's."""
     import numpy as np
     from scipy.stats import binomtest
 
@@ -468,6 +495,7 @@ def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict
         k, n = (sum(map(bool, finals)), len(finals)) if has_success else (0, 0)
         ci = binomtest(k, n).proportion_ci(0.95, method="wilson") if n else None
         any_hits = sum(bool(s.get("success_any")) for s in summaries) if has_success else None
+        distances = final_distances([j for j in env_jobs if states[j].summary is not None])
         budget = env_jobs[0].cost
         paper = simulated_steps(make_config("paper", env_id))
         rows.append(
@@ -482,6 +510,8 @@ def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict
                 "success_any": any_hits,
                 "mean_return": float(returns.mean()) if returns.size else None,
                 "sd_return": float(returns.std(ddof=1)) if returns.size > 1 else None,
+                "final_d_pos_median": distances[0] if distances else None,
+                "final_d_rot_median": distances[1] if distances else None,
                 "env_steps_per_trajectory": budget,
                 "paper_env_steps_per_trajectory": paper,
                 "budget_fraction": budget / paper,
@@ -496,8 +526,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The success table as Markdown."""
     head = (
         "| env | planner | trajectories | success (final step) | 95 % CI (Wilson) | success (any step) "
-        "| mean return (sd) | env steps / trajectory | of the paper's | paper (TOPDM) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|"
+        "| mean return (sd) | left at the last step: d_pos, d_rot (median) "
+        "| env steps / trajectory | of the paper's | paper (TOPDM) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
@@ -511,10 +542,13 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         ret = "-" if r["mean_return"] is None else f"{r['mean_return']:.2f}"
         if r["sd_return"] is not None:
             ret += f" ({r['sd_return']:.2f})"
+        left = "-"
+        if r["final_d_pos_median"] is not None:
+            left = f"{100 * r['final_d_pos_median']:.1f} cm, {r['final_d_rot_median']:.2f} rad"
         paper = r["paper_success"]
         paper_text = f"{paper[0]}/{paper[1]} = {paper[0] / paper[1]:.2f}" if paper else "-"
         lines.append(
-            f"| {r['env_id']} | {r['planner']} | {n} | {rate} | {ci} | {anyhit} | {ret} "
+            f"| {r['env_id']} | {r['planner']} | {n} | {rate} | {ci} | {anyhit} | {ret} | {left} "
             f"| {_steps(r['env_steps_per_trajectory'])} | {100 * r['budget_fraction']:.2g} % "
             f"| {paper_text} |"
         )

@@ -13,10 +13,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from baselines.common.runfolder import FolderBusyError, folder_lock
+from baselines.common.trajectory import load_trajectory
 from baselines.topdm import campaign
 from baselines.topdm.campaign import CampaignConfig, prepare_campaign, run_campaign
 from baselines.topdm.config import make_config, simulated_steps
@@ -98,6 +100,14 @@ def test_success_table_counts_the_folders(in_process: Path) -> None:
     assert egg["budget_fraction"] == pytest.approx(smoke_cost / 20_200_000)
     assert egg["paper_success"] == [53, 54]
     assert pen["success_rate"] is None and pen["ci95"] is None  # PenSpin has no success
+    assert pen["final_d_pos_median"] is None
+    # the distances left at the last step, from the trajectory files
+    env = gym.make("EggHandOver-v0").unwrapped
+    left = []
+    for i in range(2):
+        env.set_state(load_trajectory(in_process / f"EggHandOver-v0/traj_{i:03d}/trajectory.npz").states[-1])  # fmt: skip
+        left.append(env.evaluate(env.data.qpos, env.data.qvel, env.goal).terms["d_pos"])
+    assert egg["final_d_pos_median"] == pytest.approx(float(np.median(left)))
     assert "| EggHandOver-v0 | topdm | 2/2 |" in (in_process / "results.md").read_text()
 
 
