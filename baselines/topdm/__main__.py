@@ -55,21 +55,16 @@ def _run(args: TopdmRunConfig) -> int:
     from baselines.common.envs import check_env_id
     from baselines.common.runfolder import starting_run
     from baselines.topdm.config import make_config, parse_overrides
-    from baselines.topdm.run import check_resume, dexterous_env, run
+    from baselines.topdm.run import check_resume, dexterous_env, run, run_folder_config
 
     # everything the user can get wrong is checked before the run folder exists, so a mistake
     # leaves nothing behind that would block the corrected command
     check_env_id(args.env)
     dexterous_env(args.env).close()  # TOPDM needs the state API of a Dexterous Gym env
     config = make_config(args.preset, args.env, **parse_overrides(args.overrides))
-    run_config = {
-        "env": args.env,
-        "preset": args.preset,
-        "seed": args.seed,
-        "mppi": args.mppi,
-        "trajectories": args.trajectories,
-        "planner_config": config.to_dict(),
-    }
+    run_config = run_folder_config(
+        args.env, args.preset, args.seed, args.mppi, args.trajectories, config
+    )
     with starting_run(args.out, run_config, args.resume) as out:  # undone if the checks fail
         if args.resume:
             check_resume(args.env, config, out, args.seed, args.trajectories, args.mppi)

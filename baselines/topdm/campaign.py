@@ -141,20 +141,6 @@ class JobState:
         return self.summary is not None
 
 
-def env_run_config(
-    env_id: str, args: CampaignConfig, planner_config: dict[str, Any]
-) -> dict[str, Any]:
-    """An env folder's ``config.json``: the same as ``python -m baselines.topdm`` writes."""
-    return {
-        "env": env_id,
-        "preset": args.preset,
-        "seed": args.seed,
-        "mppi": args.mppi,
-        "trajectories": args.trajectories,
-        "planner_config": planner_config,
-    }
-
-
 def campaign_identity(args: CampaignConfig) -> dict[str, Any]:
     """``OUT/config.json``: the settings that make the campaign's results (not how it runs)."""
     return {
@@ -177,7 +163,7 @@ def prepare_campaign(args: CampaignConfig) -> list[Job]:
     import dexterous_gym  # noqa: F401  (registers the IDs)
     from baselines.common.envs import check_env_id
     from baselines.common.runfolder import starting_run
-    from baselines.topdm.run import check_resume, dexterous_env
+    from baselines.topdm.run import check_resume, dexterous_env, run_folder_config
 
     overrides = parse_overrides(args.overrides)
     configs = {}
@@ -189,7 +175,9 @@ def prepare_campaign(args: CampaignConfig) -> list[Job]:
     with starting_run(args.out, campaign_identity(args), args.resume) as out:
         for env_id, config in configs.items():
             env_dir = out / env_id
-            run_config = env_run_config(env_id, args, config.to_dict())
+            run_config = run_folder_config(
+                env_id, args.preset, args.seed, args.mppi, args.trajectories, config
+            )
             # an env folder of a resumed campaign may not exist yet (interrupted before it)
             with starting_run(env_dir, run_config, (env_dir / "config.json").exists()):
                 check_resume(env_id, config, env_dir, args.seed, args.trajectories, args.mppi)

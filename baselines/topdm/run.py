@@ -50,6 +50,21 @@ def dexterous_env(env_id: str, **kwargs: Any) -> DexterousMujocoEnv:
     return env
 
 
+def run_folder_config(
+    env_id: str, preset: str, seed: int, mppi: bool, trajectories: int, config: TopdmConfig
+) -> dict[str, Any]:
+    """A run folder's ``config.json``: what ``--resume`` checks, and what a campaign's env
+    folders share with ``python -m baselines.topdm`` (so either can continue the other's)."""
+    return {
+        "env": env_id,
+        "preset": preset,
+        "seed": seed,
+        "mppi": mppi,
+        "trajectories": trajectories,
+        "planner_config": config.to_dict(),
+    }
+
+
 def trajectory_identity(env_id: str, config: TopdmConfig, seed: int, mppi: bool) -> RunIdentity:
     """What a trajectory's checkpoints must match: env, planner settings, planner kind, seed."""
     return RunIdentity.of({"env_id": env_id, "config": config.to_dict(), "mppi": mppi}, seed)
