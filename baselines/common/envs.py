@@ -139,7 +139,7 @@ def make_vec_envs(
     standard deviation), rewards untouched. Needs Stable-Baselines3 (the baselines extra).
     """
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
     make_env(env_id, goal_env=goal_env).close()  # fail early with a clear message
 
@@ -149,7 +149,16 @@ def make_vec_envs(
     venv = make_vec_env(factory, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
     if not normalize:
         return venv, None
-    vecnorm = VecNormalize(
+    vecnorm = normalize_observations(venv, training, norm_obs_keys)
+    return vecnorm, vecnorm
+
+
+def normalize_observations(venv: Any, training: bool, norm_obs_keys: Sequence[str] | None = None) -> Any:  # fmt: skip
+    """The HER papers' observation normaliser over ``venv``: running mean/std, clipped to +-5,
+    epsilon 1e-4, rewards untouched (a ``VecNormalize``; ``norm_obs_keys``: the Dict entries)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    return VecNormalize(
         venv,
         training=training,
         norm_obs=True,
@@ -158,4 +167,3 @@ def make_vec_envs(
         epsilon=1e-4,
         norm_obs_keys=list(norm_obs_keys) if norm_obs_keys is not None else None,
     )
-    return vecnorm, vecnorm

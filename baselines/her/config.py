@@ -25,6 +25,7 @@ action L2 penalty, return clipping and MPI gradient averaging over 19 workers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,12 @@ RESUME_MAY_CHANGE = (
     "verbose",
 )
 
+# The segment settings of --demos (HER+demos); without --demos they must keep their defaults.
+DEMO_SETTINGS = ("p_demo", "p_reset", "decay", "segment_steps", "beta")
+
 _RUN = "run"
 _HP = "hyperparameters (defaults: the papers' DDPG+HER)"
+_DEMOS = "demo-state segments (TD3+demos' scheduler, Charlesworth & Montana 2021; with --demos)"
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,24 @@ class HerConfig:
         True, help="running observation normalisation (VecNormalize, clip 5)", group=_HP
     )
 
+    demos: tuple[str, ...] = option(
+        (), help="folders of planner trajectories of this env (dense or sparse): HER+demos",
+        metavar="DIR", group=_DEMOS,
+    )  # fmt: skip
+    p_demo: float = option(0.7, help="chance a segment starts from a demo state", minimum=0.0, maximum=1.0, group=_DEMOS)  # fmt: skip
+    p_reset: float = option(0.2, help="chance a segment starts from a fresh reset", minimum=0.0, maximum=1.0, group=_DEMOS)  # fmt: skip
+    decay: float = option(0.999996, help="p_demo and p_reset decay per segment", positive=True, maximum=1.0, group=_DEMOS)  # fmt: skip
+    segment_steps: int = option(15, help="steps per segment", minimum=1, group=_DEMOS)
+    beta: float = option(1.0, help="action coupling a = beta mu + (1 - beta) a_prev (1: none)", positive=True, maximum=1.0, group=_DEMOS)  # fmt: skip
+
     def __post_init__(self) -> None:
+        if self.p_demo + self.p_reset > 1:
+            raise ValueError(f"--p-demo + --p-reset must be <= 1, got {self.p_demo} + {self.p_reset}")  # fmt: skip
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        changed = [name for name in DEMO_SETTINGS if getattr(self, name) != defaults[name]]
+        if not self.demos and changed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+            raise ValueError(f"{flags}: only used with --demos DIR (demo-state segments)")
         if self.out is None:  # the default run folder names env, algorithm and seed
             name = f"{self.env.replace(':', '_')}_{self.algo}_s{self.seed}"
             object.__setattr__(self, "out", Path("runs/her") / name)

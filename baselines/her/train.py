@@ -7,6 +7,8 @@ evaluation, model, checkpoint and video. Everything reproducibility needs is in 
 
 from __future__ import annotations
 
+import functools
+import io
 import pickle
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from baselines.common.callbacks import (
     CheckpointCallback,
@@ -35,7 +37,14 @@ from baselines.common.checkpoint import (
     resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
-from baselines.common.envs import GOAL_KEYS, episode_length, make_goal_env, make_vec_envs
+from baselines.common.envs import (
+    GOAL_KEYS,
+    Wrapper,
+    episode_length,
+    make_goal_env,
+    make_vec_envs,
+    normalize_observations,
+)
 from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
@@ -48,9 +57,12 @@ from baselines.common.runtime import check_device, configure_torch
 from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
 from baselines.common.video import record_policy_video
 from baselines.her.config import RESUME_MAY_CHANGE, HerConfig, resolve_hyperparameters
+from baselines.td3_demos.demos import demo_states, load_demos, mean_return
+from baselines.td3_demos.wrappers import DemoStates, PrevActionWrapper, make_segment_env
 
 ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
 EVAL_SEED_OFFSET = 10_000
+SCHEDULER_FILE = "scheduler.pkl"  # HER+demos: every training env's segment scheduler
 
 
 def log(message: str, verbose: int = 1) -> None:
@@ -59,13 +71,67 @@ def log(message: str, verbose: int = 1) -> None:
 
 
 def make_envs(
-    env_id: str, n_envs: int, seed: int, normalize: bool, training: bool
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    normalize: bool,
+    training: bool,
+    wrappers: tuple[Wrapper, ...] = (),
 ) -> tuple[VecEnv, VecNormalize | None]:
     """A Monitor-wrapped DummyVecEnv of a goal env, with an observation normaliser on top."""
     return make_vec_envs(
-        env_id, n_envs, seed, normalize=normalize, norm_obs_keys=GOAL_KEYS,
+        env_id, n_envs, seed, wrappers, normalize=normalize, norm_obs_keys=GOAL_KEYS,
         training=training, goal_env=True,
     )  # fmt: skip
+
+
+def eval_wrappers(args: HerConfig) -> tuple[Wrapper, ...]:
+    """HER+demos acts on previous-action observations; plain HER on the env's own."""
+    return (functools.partial(PrevActionWrapper, beta=args.beta),) if args.demos else ()
+
+
+def make_segment_envs(
+    args: HerConfig, demos: DemoStates, seed: int, episode_steps: int
+) -> DummyVecEnv:
+    """HER+demos' training envs: one demo-state segment env per env (its three inner envs are
+    seeded ``seed + 3 i``, ``+ 1``, ``+ 2``). Segments end with ``truncated``, so each is one
+    HER episode: relabelled goals come from the same segment."""
+
+    def factory(i: int) -> Any:
+        return lambda: make_segment_env(
+            args.env, demos, seed=seed + 3 * i, beta=args.beta, segment_steps=args.segment_steps,
+            episode_steps=episode_steps, p_demo=args.p_demo, p_reset=args.p_reset,
+            decay=args.decay,
+        )  # fmt: skip
+
+    return DummyVecEnv([factory(i) for i in range(args.n_envs)])
+
+
+def _scheduler_writer(base: VecEnv) -> Any:
+    snapshots = base.env_method("snapshot")
+
+    def write(handle: Any) -> None:
+        buffer = io.BytesIO()
+        pickle.dump(snapshots, buffer)
+        handle.write(buffer.getvalue())
+
+    return write
+
+
+def restore_schedulers(base: VecEnv, path: Path) -> None:
+    """Put every segment env back where the checkpoint's scheduler file found it."""
+    try:
+        with open(path, "rb") as handle:
+            snapshots = pickle.load(handle)
+        if not isinstance(snapshots, list) or len(snapshots) != base.num_envs:
+            raise ValueError(f"expected {base.num_envs} env snapshots")
+        for i, snapshot in enumerate(snapshots):
+            base.env_method("restore", snapshot, indices=[i])
+    except Exception as err:  # unpickling garbage can raise almost anything
+        raise CheckpointError(
+            f"{path}: damaged or missing ({type(err).__name__}: {err}); restore it, or start a "
+            "new run in another --out folder"
+        ) from None
 
 
 def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
@@ -100,8 +166,15 @@ def save_final_artefacts(
         atomic_write(run_dir / "final_vecnormalize.pkl", lambda h: pickle.dump(vecnorm, h))
     if not args.video:
         return None
+
+    def video_env() -> Any:
+        env = make_goal_env(args.env, render_mode="rgb_array")
+        for wrap in eval_wrappers(args):
+            env = wrap(env)
+        return env
+
     return record_policy_video(
-        lambda: make_goal_env(args.env, render_mode="rgb_array"),
+        video_env,
         model,
         vecnorm,
         run_dir / "videos" / "eval_episode",
@@ -118,6 +191,18 @@ def run(args: HerConfig) -> dict[str, Any]:
     episode_steps = episode_length(args.env)
     make_goal_env(args.env).close()  # a goal env (HER needs compute_reward)
     hp = resolve_hyperparameters(args, episode_steps)
+    demos: DemoStates | None = None
+    demo_info: dict[str, Any] = {}
+    if args.demos:  # bad demo folders fail before the run folder is touched
+        trajectories = [t for folder in args.demos for t in load_demos(folder, args.env)]
+        demos = demo_states(trajectories, args.env)
+        demo_info = {
+            "demos": list(args.demos),
+            "n_trajectories": len(trajectories),
+            "n_states": len(demos),
+            "mean_return": mean_return(trajectories),
+            "successes": int(sum(bool(t.success[-1]) for t in trajectories)),
+        }
     config = {**config_to_dict(args), "runner": "baselines.her", "episode_steps": episode_steps}
     store = CheckpointStore(
         args.run_dir / CHECKPOINT_DIR, RunIdentity.of(config, args.seed, ignore=RESUME_MAY_CHANGE)
@@ -139,6 +224,8 @@ def run(args: HerConfig) -> dict[str, Any]:
             )
         if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
             write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
+            if demos is not None:
+                write_json(run_dir / "demos.json", demo_info)
         state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
         history: list[dict[str, Any]] = list(state.get("eval_history", []))
         sessions: list[dict[str, Any]] = list(state.get("sessions", []))
@@ -147,15 +234,27 @@ def run(args: HerConfig) -> dict[str, Any]:
         # Each session gets its own env seeds so a resumed run does not replay the same goals.
         env_seed = args.seed + start
         set_random_seed(env_seed)
-        if ckpt is not None and ckpt.has(VECNORM_FILE):
+        if demos is not None:
+            # HER+demos: the segment envs, restored to their checkpointed schedulers below
+            base: VecEnv = make_segment_envs(args, demos, env_seed, episode_steps)
+            if ckpt is not None:
+                restore_schedulers(base, ckpt.file(SCHEDULER_FILE))
+            if ckpt is not None and ckpt.has(VECNORM_FILE):
+                train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
+            else:
+                train_env = normalize_observations(base, True, GOAL_KEYS) if args.normalize else base  # fmt: skip
+            vecnorm: VecNormalize | None = train_env if args.normalize else None  # type: ignore[assignment]
+        elif ckpt is not None and ckpt.has(VECNORM_FILE):
             base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
-            train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
-            vecnorm: VecNormalize | None = train_env  # type: ignore[assignment]
+            train_env = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
+            vecnorm = train_env  # type: ignore[assignment]
         else:
             train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
+            base = train_env
         eval_env, _ = make_envs(
-            args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False
-        )
+            args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False,
+            wrappers=eval_wrappers(args),
+        )  # fmt: skip
 
         if ckpt is not None:
             log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
@@ -193,18 +292,30 @@ def run(args: HerConfig) -> dict[str, Any]:
         verbose=verbose,
     )
     ckpt_cb = CheckpointCallback(
-        store, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose
-    )
+        store, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose,
+        extra_writers=(lambda: {SCHEDULER_FILE: _scheduler_writer(base)}) if demos is not None else None,
+    )  # fmt: skip
     if ckpt is not None:  # a resume that adds no step writes no new checkpoint
         ckpt_cb.last_saved = start
     callbacks = [eval_cb, ckpt_cb]
     if args.progress:
-        callbacks.append(TqdmCallback(args.timesteps, eval_cb))
+
+        def postfix(last: dict[str, Any]) -> dict[str, str]:
+            fields = {k: f"{last[k]:.2f}" for k in ("success_final", "success_any")}
+            if demos is not None:
+                fields["p_demo"] = f"{base.env_method('probabilities')[0]['demo']:.3f}"
+            return fields
+
+        callbacks.append(TqdmCallback(args.timesteps, eval_cb, postfix=postfix))
 
     remaining = args.timesteps - start
+    segments = (
+        f", demo-state segments from {demo_info['n_trajectories']} trajectories (p_demo "
+        f"{args.p_demo}, p_reset {args.p_reset}, beta {args.beta})" if demos is not None else ""
+    )  # fmt: skip
     log(
         f"{args.algo.upper()}+HER on {args.env}: steps {start} -> {args.timesteps}, "
-        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={args.n_envs}, out={run_dir}",
+        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={args.n_envs}{segments}, out={run_dir}",
         verbose,
     )
     if remaining > 0:
@@ -225,6 +336,7 @@ def run(args: HerConfig) -> dict[str, Any]:
         "env": args.env,
         "algo": args.algo,
         "seed": args.seed,
+        "demos": demo_info or None,
         "num_timesteps": int(model.num_timesteps),
         "final_eval": eval_cb.last,
         "best_success_final": max(r["success_final"] for r in eval_cb.history),

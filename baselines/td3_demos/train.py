@@ -62,7 +62,7 @@ from baselines.td3_demos.config import (
 )
 from baselines.td3_demos.demos import demo_states, load_demos, mean_return, shipped_demos
 from baselines.td3_demos.normalizer import RunningObsNormalizer
-from baselines.td3_demos.wrappers import DemoSegmentWrapper, DemoStates, PrevActionWrapper
+from baselines.td3_demos.wrappers import DemoStates, PrevActionWrapper, make_segment_env
 
 SCHEDULER_FILE = "scheduler.pkl"
 RNG_FILE = "rng.pkl"
@@ -74,14 +74,6 @@ def log(message: str, verbose: int = 1) -> None:
         print(f"[td3_demos] {message}", file=sys.stderr, flush=True)
 
 
-def make_prev_action_env(env_id: str, beta: float, seed: int, **kwargs: Any) -> PrevActionWrapper:
-    """One env of the segment wrapper: the raw env (no TimeLimit) under previous-action coupling."""
-    del seed  # seeded at its first reset by the segment wrapper
-    env = make_env(env_id, [lambda env: PrevActionWrapper(env.unwrapped, beta)], **kwargs)
-    assert isinstance(env, PrevActionWrapper)
-    return env
-
-
 def _coupled(beta: float) -> Callable[[gym.Env[Any, Any]], PrevActionWrapper]:
     return functools.partial(PrevActionWrapper, beta=beta)
 
@@ -91,9 +83,8 @@ def make_train_env(
 ) -> DummyVecEnv:
     """The training VecEnv: one :class:`DemoSegmentWrapper` (no Monitor: it would refuse a resumed
     env that was not reset; segment returns are not episode returns anyway)."""
-    factory = functools.partial(make_prev_action_env, env_id, hp.beta)
-    wrapper = DemoSegmentWrapper(
-        factory, demos, seed=seed, segment_steps=hp.segment_steps,
+    wrapper = make_segment_env(
+        env_id, demos, seed=seed, beta=hp.beta, segment_steps=hp.segment_steps,
         episode_steps=hp.episode_steps, p_demo=hp.p_demo, p_reset=hp.p_reset, decay=hp.decay,
     )  # fmt: skip
     venv = DummyVecEnv([lambda: wrapper])

@@ -19,6 +19,7 @@ on goal envs):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,8 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from baselines.common.envs import make_env
 
 PREV_ACTION_KEY = "prev_action"
 OBSERVATION_KEY = "observation"
@@ -260,6 +263,10 @@ class DemoSegmentWrapper(gym.Env[dict[str, Any], np.ndarray]):
                 self._main_obs = obs
         return obs, reward, bool(terminated), bool(end and not terminated), {**info, "segment": self.kind}  # fmt: skip
 
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> Any:
+        """The goal env's reward, for Hindsight Experience Replay's relabelling (goal envs only)."""
+        return self.envs["main"].get_wrapper_attr("compute_reward")(achieved_goal, desired_goal, info)  # fmt: skip
+
     # -- resuming -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Everything that decides the wrapper's future: restore it with :meth:`restore`."""
@@ -327,3 +334,33 @@ def demo_states_from_trajectories(
         prev[1:] = traj.actions
         prevs.append(prev)
     return DemoStates(np.concatenate(states), np.clip(np.concatenate(prevs), -1, 1), env_id)
+
+
+def make_prev_action_env(env_id: str, beta: float, seed: int = 0, **kwargs: Any) -> PrevActionWrapper:  # fmt: skip
+    """The raw env of ``env_id`` (no TimeLimit: segments and episodes are counted by
+    :class:`DemoSegmentWrapper`) under previous-action coupling ``beta``."""
+    del seed  # seeded at its first reset by the segment wrapper
+    env = make_env(env_id, [lambda env: PrevActionWrapper(env.unwrapped, beta)], **kwargs)
+    assert isinstance(env, PrevActionWrapper)
+    return env
+
+
+def make_segment_env(
+    env_id: str,
+    demos: DemoStates | None,
+    *,
+    seed: int,
+    beta: float,
+    segment_steps: int = 15,
+    episode_steps: int = 250,
+    p_demo: float = 0.7,
+    p_reset: float = 0.2,
+    decay: float = 0.999996,
+) -> DemoSegmentWrapper:
+    """One training env of demo-state segments over previous-action envs of ``env_id``
+    (``beta = 1``: actions uncoupled; goal envs keep their goal entries, e.g. for HER)."""
+    factory = functools.partial(make_prev_action_env, env_id, beta)
+    return DemoSegmentWrapper(
+        factory, demos, seed=seed, segment_steps=segment_steps, episode_steps=episode_steps,
+        p_demo=p_demo, p_reset=p_reset, decay=decay,
+    )  # fmt: skip
