@@ -247,7 +247,7 @@ def run(args: HerConfig) -> dict[str, Any]:
         elif ckpt is not None and ckpt.has(VECNORM_FILE):
             base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
             train_env = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
-            vecnorm = train_env  # type: ignore[assignment]
+            vecnorm = train_env
         else:
             train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
             base = train_env
