@@ -4,11 +4,15 @@
     python -m swarm_gym.experiments steer --preset paper --out docs/results/swarm
     python -m swarm_gym.experiments sweep --variants V.json --seeds 0 1 2 --jobs 16 --out S.json
 
+    python -m swarm_gym.experiments correlations --preset paper --out docs/results/swarm_correlations
+
 ``reproduce`` runs N = 50, tau = 4 for 1000 steps with 3 seeds (``paper``) and writes per-step
 metrics (CSV), a summary over steps 200-1000 (JSON), the order-parameter plot (PNG) and an animated
 GIF of the flock. ``steer`` runs the informed-agent experiments of :mod:`swarm_gym.steering`: a
 90-degree turn of the target direction and a waypoint path. ``sweep`` runs the turn experiment for
-many steering settings and seeds on a process pool. ``smoke`` presets are small and fast.
+many steering settings and seeds on a process pool. ``correlations`` measures the correlation
+length xi of velocity fluctuations against flock size L (FSM at N = 25-200, the heuristic at 500
+and 1000; ``--resume`` continues an interrupted experiment). ``smoke`` presets are small and fast.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 from pathlib import Path
 from typing import NoReturn
 
+from swarm_gym.experiments import correlations
 from swarm_gym.experiments.presets import REPRODUCE_PRESETS
 from swarm_gym.experiments.runners import check_variants, reproduce, steer, sweep
 
@@ -34,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m swarm_gym.experiments``."""
     ap = _Parser(prog="python -m swarm_gym.experiments", description=__doc__.replace("``", ""),
                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("command", choices=["reproduce", "steer", "sweep"], help="what to run")
+    ap.add_argument(
+        "command", choices=["reproduce", "steer", "sweep", "correlations"], help="what to run"
+    )
     ap.add_argument("--preset", choices=list(REPRODUCE_PRESETS), default="smoke",
                     help="paper: N 50, tau 4, 1000 steps, 3 seeds; smoke: seconds (default: smoke)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("runs/swarm"),
@@ -43,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--variants", type=Path, help="sweep: JSON {name: Steering settings} (required for sweep)")  # fmt: skip
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep: seeds (default: 0 1 2)")  # fmt: skip
     ap.add_argument("--jobs", type=int, default=1, help="sweep: worker processes (default: 1)")
+    ap.add_argument("--resume", action="store_true", help="correlations: keep the runs already in --out (default: off)")  # fmt: skip
     return ap
 
 
@@ -80,6 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(
             f'{args.command} draws its figures with matplotlib: pip install "dexterous-gym[plots]"'
         )
+    if args.command == "correlations":
+        preset = correlations.CORRELATION_PRESETS[args.preset]
+        try:
+            correlations.record(preset, args.out, resume=args.resume)
+            summary = correlations.analyse(args.out)
+        except ValueError as err:
+            ap.error(str(err))
+        correlations.plot(summary, args.out / "correlations.csv", args.out / "xi_vs_L.png")
+        print(json.dumps({"sizes": summary["sizes"], "fits": summary["fits"]}, indent=1))
+        return 0
     fn = reproduce if args.command == "reproduce" else steer
     res = fn(args.preset, args.out, gif=not args.no_gif)
     keep = {k: v for k, v in res.items() if k not in ("params", "versions")}
