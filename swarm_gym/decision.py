@@ -46,8 +46,12 @@ def score_moves(
     headings: np.ndarray,
     active: np.ndarray | None = None,
     reachable: bool = False,
+    others: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Run the tree search for the agents in ``active`` (all by default).
+
+    ``others`` is a table of the others' positions and displacements at depths 0..tau (see
+    :func:`swarm_gym.kernels.ballistic_table`); None: they fly straight at v0 (the reference).
 
     Returns ``(counts, nodes, scores, reach)`` with ``scores = counts`` (as float) for the discrete
     model and ``scores = W`` for the continuous one; ``reach`` (with ``reachable=True``, else None)
@@ -60,7 +64,8 @@ def score_moves(
     n = positions.shape[0]
     if active is None:
         active = np.ones(n, dtype=np.bool_)
-    kp = kernel_params(cfg, collect_leaf=reachable)
+    kp = kernel_params(cfg, collect_leaf=reachable,
+                       others_speed=None if others is None else cfg.v0 + cfg.dv)  # fmt: skip
     pos = _kernel_array(positions, np.float64)
     th = _kernel_array(headings, np.float64)
     active = _kernel_array(active, np.bool_)
@@ -72,7 +77,10 @@ def score_moves(
     for block in blocks:
         # agents' costs differ (collisions prune branches): hand them to threads one at a time
         with numba.parallel_chunksize(1):
-            parts.append(kernels.branch_scores(pos, th, block, kp))
+            if others is None:
+                parts.append(kernels.branch_scores(pos, th, block, kp))
+            else:
+                parts.append(kernels.branch_scores_against(pos, th, block, kp, *others))
     if len(parts) == 1:
         counts, nodes, weights, leaf_keys, n_leaf = parts[0]
     else:

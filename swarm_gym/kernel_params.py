@@ -61,9 +61,15 @@ class KernelParams(NamedTuple):
     turns: np.ndarray
 
 
-def kernel_params(cfg: SwarmConfig, collect_leaf: bool = False) -> KernelParams:
-    """Build the kernel record of ``cfg``; ``collect_leaf`` asks for the depth-tau keys."""
-    max_rel = (2.0 * cfg.v0 + cfg.dv) * cfg.dt  # largest relative displacement in one step
+def kernel_params(
+    cfg: SwarmConfig, collect_leaf: bool = False, others_speed: float | None = None
+) -> KernelParams:
+    """Build the kernel record of ``cfg``; ``collect_leaf`` asks for the depth-tau keys;
+    ``others_speed`` is the others' largest speed when they do not fly at v0 (closure)."""
+    if others_speed is None:  # the others fly straight at v0
+        max_rel = (2.0 * cfg.v0 + cfg.dv) * cfg.dt  # largest relative displacement in one step
+    else:
+        max_rel = (cfg.v0 + cfg.dv + others_speed) * cfg.dt
     cull = (2.0 * cfg.radius + max_rel) * (1.0 + 1e-9) + 1e-9
     table_size = 1 << max(4, math.ceil(math.log2(2 * max_branch_nodes(cfg.horizon) + 1)))
     return KernelParams(

@@ -51,23 +51,27 @@ def ballistic_table(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Positions of every agent after k = 0..tau straight steps at v0, accumulated step by step.
 
-    Returns ``(qx, qy, bx, by)``: ``qx[k, j]``, ``qy[k, j]`` and the one-step displacement
-    ``bx[j] = v0*dt*cos(th_j)``, ``by[j]`` used by the collision test's back-projection.
+    Returns ``(qx, qy, bx, by)``: ``qx[k, j]``, ``qy[k, j]`` and the displacement of the step into
+    depth k, ``bx[k, j] = v0*dt*cos(th_j)`` (the same for every k), ``by[k, j]``, used by the
+    collision test's back-projection. A table of any other model of the others (the heuristic's
+    prediction, :func:`swarm_gym.closure.predicted_table`) has the same layout.
     """
     n = pos.shape[0]
     qx = np.empty((tau + 1, n))
     qy = np.empty((tau + 1, n))
-    bx = np.empty(n)
-    by = np.empty(n)
+    bx = np.empty((tau + 1, n))
+    by = np.empty((tau + 1, n))
     for j in range(n):
-        bx[j] = v0 * dt * math.cos(th[j])
-        by[j] = v0 * dt * math.sin(th[j])
+        bx[0, j] = v0 * dt * math.cos(th[j])
+        by[0, j] = v0 * dt * math.sin(th[j])
         qx[0, j] = pos[j, 0]
         qy[0, j] = pos[j, 1]
     for k in range(1, tau + 1):
         for j in range(n):
-            qx[k, j] = qx[k - 1, j] + bx[j]
-            qy[k, j] = qy[k - 1, j] + by[j]
+            bx[k, j] = bx[0, j]
+            by[k, j] = by[0, j]
+            qx[k, j] = qx[k - 1, j] + bx[k, j]
+            qy[k, j] = qy[k - 1, j] + by[k, j]
     return qx, qy, bx, by
 
 
@@ -233,7 +237,8 @@ def collides(
     cull2: float,
 ) -> bool:
     """The reference C++'s collision test for an own end state (px, py) reached with speed ``u``
-    along ``heading`` at depth ``k``, against the ballistic others ``qx[k]``, ``qy[k]``: contact
+    along ``heading`` at depth ``k``, against the others at ``qx[k]``, ``qy[k]`` (having moved by
+    ``bx[k]``, ``by[k]`` in the step; ballistic in the reference): contact
     (distance < 2R) at the end, or a swept contact during the step (``swept``), with the
     reference's early exit for overlapping start positions (``early_exit``).
 
@@ -257,8 +262,8 @@ def collides(
             continue
         if math.sqrt(e2) < two_r:
             return True
-        rpx = (qx[k, j] - bx[j]) - ppx
-        rpy = (qy[k, j] - by[j]) - ppy
+        rpx = (qx[k, j] - bx[k, j]) - ppx
+        rpy = (qy[k, j] - by[k, j]) - ppy
         if early_exit and math.sqrt(rpx * rpx + rpy * rpy) < two_r:
             return False
         if swept == 0:
@@ -437,16 +442,30 @@ def _branch(
     return n_distinct, n_nodes, w, n_leaf
 
 
-@njit(parallel=True, **_JIT)
 def branch_scores(
     pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score the 5 first moves of every active agent from the step snapshot (pos, th).
+    """Score the 5 first moves of every active agent from the step snapshot (pos, th), the
+    others flying straight at v0 (the reference model): :func:`branch_scores_against` the
+    :func:`ballistic_table`."""
+    qx, qy, bx, by = ballistic_table(pos, th, kp.tau, kp.v0, kp.dt)
+    return branch_scores_against(pos, th, active, kp, qx, qy, bx, by)
+
+
+@njit(parallel=True, **_JIT)
+def branch_scores_against(
+    pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams,
+    qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Score the 5 first moves of every active agent from the step snapshot (pos, th) against
+    the others' positions ``qx[k, j]``, ``qy[k, j]`` at depths k = 0..tau (and the displacements
+    ``bx``, ``by`` into them; see :func:`ballistic_table`).
 
     Args:
         pos: (N, 2) float64 positions; th: (N,) float64 headings.
         active: (N,) bool, agents whose branches are computed (others get zeros).
         kp: the :class:`~swarm_gym.kernel_params.KernelParams` of the config.
+        qx, qy, bx, by: (tau + 1, N) float64 tables of the others.
 
     Returns:
         ``(counts, nodes, weights, leaf_keys, n_leaf)``: (N, 5) int64 distinct visual states per
@@ -460,7 +479,6 @@ def branch_scores(
     n_s = kp.n_sensors
     tsize = kp.table_size
     edges = sensor_edges(n_s)
-    qx, qy, bx, by = ballistic_table(pos, th, tau, kp.v0, kp.dt)
     counts = np.zeros((n, 5), dtype=np.int64)
     nodes = np.zeros((n, 5), dtype=np.int64)
     weights = np.zeros((n, 5))

@@ -53,6 +53,9 @@ class FSMSwarm:
             first round(fraction * N) agents), an (N,) bool mask or agent indices; the others
             are FSM agents. The heuristic agents' Decision counts are zero (tied: all moves)
             unless :attr:`score_all` is set.
+        others: how a searching agent models the others: ``"straight"`` (default, the
+            reference: straight on at v0) or ``"heuristic"`` (closure: their moves predicted by
+            the heuristic of ``weights``, see :mod:`swarm_gym.closure`).
         **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...).
 
     Raises:
@@ -69,6 +72,7 @@ class FSMSwarm:
         policy: str | HeuristicPolicy = "fsm",
         weights: str | Path | None = None,
         heuristic_agents: float | np.ndarray | None = None,
+        others: str = "straight",
         **options: Any,
     ) -> None:
         if n_agents is not None:
@@ -83,11 +87,19 @@ class FSMSwarm:
                 "O(N^2 log N) time and the tree search O(N) memory per agent per step (N = 10^7 "
                 "needs over 7 GB, N = 10^5 over 30 s a step); pass allow_large=True to run it"
             )
+        from swarm_gym.closure import OTHERS_MODELS
+
+        if others not in OTHERS_MODELS:
+            raise ValueError(f"others must be one of {list(OTHERS_MODELS)}, got {others!r}")
         self._policy: HeuristicPolicy | None = None
         self._heuristic: np.ndarray | None = None
+        #: the heuristic that predicts the others in the tree search (closure), or None
+        self._closure: HeuristicPolicy | None = None
         if isinstance(policy, str) and policy == "fsm":
-            if weights is not None or heuristic_agents is not None:
-                raise ValueError("weights and heuristic_agents need policy='heuristic'")
+            if heuristic_agents is not None:
+                raise ValueError("heuristic_agents needs policy='heuristic'")
+            if weights is not None and others != "heuristic":
+                raise ValueError("weights needs policy='heuristic' or others='heuristic'")
         else:
             from swarm_gym.heuristic import heuristic_mask, resolve_policy
 
@@ -95,6 +107,10 @@ class FSMSwarm:
                 raise ValueError("steering is not supported with policy='heuristic'")
             self._policy = resolve_policy(policy, weights, self.config.n_sensors)
             self._heuristic = heuristic_mask(heuristic_agents, self.config.n_agents)
+        if others == "heuristic":
+            from swarm_gym.heuristic import resolve_policy
+
+            self._closure = self._policy or resolve_policy("heuristic", weights, self.config.n_sensors)  # fmt: skip
         self.steering = steering
         self._view = _LiveView(self)
         #: also count the distinct depth-tau states over all branches (``Decision.reachable``)
@@ -214,7 +230,7 @@ class FSMSwarm:
             cfg = self.config
             uniforms = self.rng.random(cfg.n_agents)
             counts, nodes, scores, reach = score_moves(
-                cfg, self._pos, self._th, active, self.collect_reachable
+                cfg, self._pos, self._th, active, self.collect_reachable, self._others_table()
             )
             action = choose(scores, uniforms, cfg.tie_break)
             if self.steering is not None:
@@ -246,7 +262,7 @@ class FSMSwarm:
             search = search & ~self._heuristic
         if search.any():
             counts, nodes, scores, reach = score_moves(
-                cfg, self._pos, self._th, search, self.collect_reachable
+                cfg, self._pos, self._th, search, self.collect_reachable, self._others_table()
             )
         else:
             counts = np.zeros((n, 5), dtype=np.int64)
@@ -260,6 +276,21 @@ class FSMSwarm:
         moves, _ = self._policy.act(prev[sel], keys[sel], uniforms[sel])
         action[sel] = moves
         return Decision(counts, nodes, scores, tied_moves(scores), action, reach)
+
+    @property
+    def others_model(self) -> str:
+        """How the tree search models the others: ``"straight"`` or ``"heuristic"`` (closure)."""
+        return "straight" if self._closure is None else "heuristic"
+
+    def _others_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The heuristic's prediction of everyone for the tree search (closure), else None."""
+        if self._closure is None:
+            return None
+        from swarm_gym.closure import predicted_table
+
+        keys = self._heuristic_keys()
+        prev = keys if self._prev_keys is None else self._prev_keys
+        return predicted_table(self.config, self._closure, self._pos, self._th, prev, keys)
 
     def _heuristic_keys(self) -> np.ndarray:
         """The current visual states for the heuristic: the cached ones if computed, else by the
@@ -294,7 +325,7 @@ class FSMSwarm:
 
     def _apply(self, actions: np.ndarray) -> None:
         cfg = self.config
-        if self._policy is not None:
+        if self._policy is not None or self._closure is not None:
             self._prev_keys = self._heuristic_keys()
             self._heur_keys = None
         n = cfg.n_agents

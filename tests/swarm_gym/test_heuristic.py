@@ -102,7 +102,7 @@ def test_bad_weight_files_name_the_file_and_the_problem(tmp_path: Path) -> None:
 def test_policy_option_validation(weights_file: Path) -> None:
     with pytest.raises(ValueError, match="policy must be"):
         FSMSwarm(10, 2, seed=0, policy="nn")
-    with pytest.raises(ValueError, match="need policy='heuristic'"):
+    with pytest.raises(ValueError, match="needs policy='heuristic'"):
         FSMSwarm(10, 2, seed=0, weights=weights_file)
     with pytest.raises(ValueError, match="steering"):
         FSMSwarm(10, 2, seed=0, policy="heuristic", weights=weights_file,
