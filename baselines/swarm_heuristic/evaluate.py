@@ -11,7 +11,9 @@ mean nearest-neighbour distance and opacity over steps 200.. with the FSM swarm 
 (FSM left, heuristic right, seed 0, the first ``--gif-steps`` steps). ``speed`` times one step of
 the heuristic swarm at N = 50, 200, 1000, 5000 (split into the visual states and the network) and
 of the FSM at N = 50, writing ``speed.json`` (``--name``), and ``large.gif``, a heuristic flock of
-``--large-n`` agents.
+``--large-n`` agents. ``closure`` is ``compare`` for FSM agents whose tree search models the
+others with the heuristic (``FSMSwarm(..., others="heuristic")``, the authors' closure idea):
+``closure_seed{s}.csv``, ``closure_summary.json``, ``closure.png``, ``closure_side_by_side.gif``.
 """
 
 from __future__ import annotations
@@ -46,8 +48,19 @@ def _stats(rows: list[dict[str, float]]) -> dict[str, list[float]]:
             for k in METRICS}  # fmt: skip
 
 
-def compare(out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_steps: int) -> None:
-    """The heuristic swarm against the FSM swarm (see the module docstring)."""
+# what ``compare`` flies against the FSM swarm: file prefix and the swarm of a seed
+MODES = {
+    "heuristic": ("heuristic", "compare", "side_by_side"),
+    "closure": ("closure", "closure", "closure_side_by_side"),
+}
+
+
+def compare(
+    out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_steps: int,
+    mode: str = "heuristic",
+) -> None:  # fmt: skip
+    """The heuristic swarm (or the closure swarm) against the FSM swarm (see the module
+    docstring)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,15 +72,22 @@ def compare(out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_step
     from swarm_gym.render import auto_view, render_frame
 
     pol = HeuristicPolicy.load(weights)
+    label, summary_name, gif_name = MODES[mode]
+
+    def swarm(seed: int) -> Any:
+        if mode == "closure":
+            return FSMSwarm(50, 4, seed=seed, others="heuristic", weights=weights)
+        return FSMSwarm(50, 4, seed=seed, policy=pol)
+
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"steps": steps, "burn_in": BURN_IN, "weights": str(weights),
-                               "heuristic": {}, "fsm": {}}  # fmt: skip
+                               label: {}, "fsm": {}}  # fmt: skip
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for seed in (0, 1, 2):
         start = time.perf_counter()
-        rows = _fly(FSMSwarm(50, 4, seed=seed, policy=pol), steps)
-        summary["heuristic"][str(seed)] = _stats(rows) | {"seconds": time.perf_counter() - start}
-        with open(out / f"heuristic_seed{seed}.csv", "w", newline="") as handle:
+        rows = _fly(swarm(seed), steps)
+        summary[label][str(seed)] = _stats(rows) | {"seconds": time.perf_counter() - start}
+        with open(out / f"{label}_seed{seed}.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=[*METRICS, "t"])
             writer.writeheader()
             writer.writerows(rows)
@@ -79,22 +99,22 @@ def compare(out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_step
             ax.plot([r["t"] for r in fsm], [r[key] for r in fsm], color="C0", lw=0.8,
                     label="FSM" if seed == 0 else None)  # fmt: skip
             ax.plot([r["t"] for r in rows], [r[key] for r in rows], color="C3", lw=0.8,
-                    label="heuristic" if seed == 0 else None)  # fmt: skip
+                    label=label if seed == 0 else None)  # fmt: skip
             ax.set_title(key.replace("_", " "))
             ax.set_xlabel("step")
     axes[1].set_yscale("log")
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(out / "compare.png", dpi=110)
+    fig.savefig(out / f"{summary_name}.png", dpi=110)
     plt.close(fig)
-    with open(out / "compare_summary.json", "w") as handle:
+    with open(out / f"{summary_name}_summary.json", "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
-    fsm_sw, heur_sw = FSMSwarm(50, 4, seed=0), FSMSwarm(50, 4, seed=0, policy=pol)
+    fsm_sw, heur_sw = FSMSwarm(50, 4, seed=0), swarm(0)
     frames = []
     for t in range(gif_steps + 1):
         if t % 3 == 0:
             pair = []
-            for name, sw in (("FSM", fsm_sw), ("heuristic", heur_sw)):
+            for name, sw in (("FSM", fsm_sw), (label, heur_sw)):
                 view = auto_view(sw.positions)
                 pair.append(render_frame(sw.positions, sw.headings, size=320, view=view,
                                          text=f"{name} t={t}"))  # fmt: skip
@@ -102,8 +122,9 @@ def compare(out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_step
         if t < gif_steps:
             fsm_sw.step()
             heur_sw.step()
-    save_gif(out / "side_by_side.gif", frames)
-    print(json.dumps({s: summary[s] for s in ("heuristic", "fsm")}, indent=1))
+    if gif_steps > 0:
+        save_gif(out / f"{gif_name}.gif", frames)
+    print(json.dumps({s: summary[s] for s in (label, "fsm")}, indent=1))
 
 
 def _time_steps(sw: Any, steps: int) -> dict[str, float]:
@@ -178,7 +199,7 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m baselines.swarm_heuristic.evaluate")
-    parser.add_argument("command", choices=("compare", "speed"))
+    parser.add_argument("command", choices=("compare", "closure", "speed"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--weights", type=Path, default=None, help="default: shipped weights")
     parser.add_argument("--steps", type=int, default=1000)
@@ -189,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-steps", type=int, default=300)
     parser.add_argument("--name", default="speed", help="speed: NAME.json")
     args = parser.parse_args(argv)
-    if args.command == "compare":
-        compare(args.out, args.weights, args.steps, args.fsm_dir, args.gif_steps)
+    if args.command in ("compare", "closure"):
+        mode = "closure" if args.command == "closure" else "heuristic"
+        compare(args.out, args.weights, args.steps, args.fsm_dir, args.gif_steps, mode)
     else:
         speed(args.out, args.weights, args.sizes, args.large_n, args.large_steps, args.name)
     return 0
