@@ -210,6 +210,34 @@ def plot_runs(
     return curves
 
 
+def run_table(
+    run_dirs: Sequence[str | Path], metric: str, reference: float | None = None, last: int = 5
+) -> str:
+    """A markdown table of every run's ``metric``: final, best (and its step), the mean of the
+    ``last`` evaluations, the first step at or above ``reference``, env steps and wall time."""
+    header = ["env", "algorithm", "seed", "env steps", "final", "best (step)", f"mean of last {last}"]  # fmt: skip
+    if reference is not None:
+        header.append(f"first step >= {reference:g}")
+    header.append("wall time")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for run in (load_run(p) for p in find_run_dirs(run_dirs)):
+        if metric not in run.metrics:
+            raise ValueError(f"{run.path}: no column {metric!r} in {METRICS_FILE}")
+        values = run.metrics[metric]
+        best = int(np.nanargmax(values))
+        cells = [run.env, run.algo, str(run.seed), f"{int(run.steps[-1]):,}", f"{values[-1]:.2f}",
+                 f"{values[best]:.2f} ({int(run.steps[best]):,})", f"{np.mean(values[-last:]):.2f}"]  # fmt: skip
+        if reference is not None:
+            above = np.nonzero(values >= reference)[0]
+            cells.append(f"{int(run.steps[above[0]]):,}" if above.size else "never")
+        wall = run.metrics.get("wall_time_s")
+        cells.append(
+            f"{wall[-1] / 3600:.2f} h" if wall is not None and np.isfinite(wall[-1]) else "?"
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m baselines.plot``."""
     parser = argparse.ArgumentParser(
@@ -238,6 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--band", choices=("minmax", "std"), default="minmax", help="spread over seeds"
     )
     parser.add_argument("--title", default=None, help="figure title")
+    parser.add_argument(
+        "--table",
+        default=None,
+        help="also write a markdown table of every run's first --metric (final, best, first step "
+        "at or above the first --hline) to this file",
+    )
     args = parser.parse_args(argv)
     try:
         hlines = [(float(value), label) for value, label in args.hline]
@@ -249,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title, hlines)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
+    if args.table is not None:
+        reference = hlines[0][0] if hlines else None
+        table = run_table(args.runs, args.metric[0], reference)
+        Path(args.table).write_text(table)
+        print(table, end="")
     for c in curves:
         print(
             f"{c.env} {c.algo}: {int(c.n_runs.max())} run(s), last step {int(c.steps[-1])}, "

@@ -56,3 +56,17 @@ def test_plot_command_writes_png_grouped_by_env_and_algo(tmp_path, capsys):
 def test_plot_command_rejects_non_run_folder(tmp_path):
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--out", str(tmp_path / "x.png")])
+
+
+def test_table_gives_final_best_and_first_step_above_the_reference(tmp_path):
+    _fake_run(tmp_path / "runs", "r0", "PenSpin-v0", "td3", 0, [100, 200, 300, 400], [0.1, 0.9, 0.5, 0.6])  # fmt: skip
+    _fake_run(tmp_path / "runs", "r1", "PenSpin-v0", "td3", 1, [100, 200], [0.1, 0.2])
+    table_path = tmp_path / "table.md"
+    argv = [str(tmp_path / "runs"), "--out", str(tmp_path / "fig.png"), "--hline", "0.55", "ref",
+            "--table", str(table_path)]  # fmt: skip
+    assert main(argv) == 0
+    lines = table_path.read_text().splitlines()
+    assert "first step >= 0.55" in lines[0] and len(lines) == 4
+    # final 0.60, best 0.90 at step 200, mean of the last 5 (all 4) 0.525, first >= 0.55 at 200
+    assert "| 0.60 | 0.90 (200) | 0.53 | 200 |" in lines[2]
+    assert "| 0.20 | 0.20 (200) | 0.15 | never |" in lines[3]
