@@ -5,4 +5,5 @@
 * :mod:`~baselines.td3_demos.demos`      demo folders: loading, checking, the shipped PenSpin demos
 * :mod:`~baselines.td3_demos.config`     the command line and the presets
 * :mod:`~baselines.td3_demos.train`      the runner (``python -m baselines.td3_demos``)
+* :mod:`~baselines.td3_demos.rollout`    what a final policy does over an episode, step by step
 """

@@ -197,6 +197,13 @@ def test_smoke_run_and_bit_identical_resume(tmp_path: Path, demo_dir: Path) -> N
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["algorithm"] == "TD3+demos" and summary["num_timesteps"] == 300
     assert (tmp_path / "a" / summary["video"]).exists()
+    # the rollout command replays the final evaluation episode: same start, policy, normaliser
+    from baselines.td3_demos.rollout import policy_rollout
+
+    replay = policy_rollout(tmp_path / "a")
+    final_eval = float(rows_a[-1].split(",")[3])  # mean_return of the one evaluation episode
+    assert replay["steps"] == 20 and replay["return"] == pytest.approx(final_eval, abs=1e-4)
+    assert replay["last_rewarded_step"] <= 20 and len(replay["rewards"]) == 20
     assert load_trajectory(demo_dir / "demo_0.npz").meta["env_id"] == ENV
     assert isinstance(demo_states(load_demos(demo_dir, ENV), ENV), DemoStates)
     with pytest.raises(DemoFolderError):
