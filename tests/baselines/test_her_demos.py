@@ -6,7 +6,6 @@ import json
 import pickle
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -24,27 +23,9 @@ FAST += ["--no-progress", "--verbose", "0", "--eval-freq", "150", "--checkpoint-
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, random_demos) -> Path:
     """Two short EggHandOver-v0 "demonstrations" (random actions) as trajectory files."""
-    folder = tmp_path_factory.mktemp("demos")
-    env = gym.make(DENSE).unwrapped
-    rng = np.random.default_rng(0)
-    for k in range(2):
-        env.reset(seed=k)
-        states, actions, rewards = [env.get_state()], [], []
-        for _ in range(6):
-            action = rng.uniform(-1, 1, env.action_space.shape)
-            _, reward, _, _, _ = env.step(action)
-            states.append(env.get_state())
-            actions.append(action)
-            rewards.append(reward)
-        arrays = {
-            "start_state": states[0], "actions": np.array(actions), "rewards": np.array(rewards),
-            "success": np.zeros(6), "states": np.array(states),
-        }  # fmt: skip
-        meta = {"env_id": DENSE, "goal": [], "seed": k, "config": {}, "planner": "random"}
-        save_trajectory(folder / f"demo_{k}.npz", arrays, meta)
-    return folder
+    return random_demos(tmp_path_factory.mktemp("demos"), DENSE, 2, 6, success=0.0)
 
 
 def _argv(out: Path, demo_dir: Path | list[Path], timesteps: int, *extra: str) -> list[str]:

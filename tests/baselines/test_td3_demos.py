@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
 import dexterous_gym  # noqa: F401
-from baselines.common.trajectory import load_trajectory, save_trajectory
+from baselines.common.trajectory import load_trajectory
 from baselines.td3_demos.__main__ import main
 from baselines.td3_demos.demos import DemoFolderError, demo_states, load_demos
 from baselines.td3_demos.normalizer import RunningSums
@@ -28,27 +28,9 @@ ENV = "PenSpin-v0"
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, random_demos) -> Path:
     """Two short PenSpin "demonstrations": random actions recorded as trajectory files."""
-    folder = tmp_path_factory.mktemp("demos")
-    env = gym.make(ENV).unwrapped
-    rng = np.random.default_rng(0)
-    for k in range(2):
-        env.reset(seed=k)
-        states, actions, rewards = [env.get_state()], [], []
-        for _ in range(5):
-            action = rng.uniform(-1, 1, 20)
-            _, reward, _, _, _ = env.step(action)
-            states.append(env.get_state())
-            actions.append(action)
-            rewards.append(reward)
-        arrays = {
-            "start_state": states[0], "actions": np.array(actions), "rewards": np.array(rewards),
-            "success": np.full(5, np.nan), "states": np.array(states),
-        }  # fmt: skip
-        meta = {"env_id": ENV, "goal": [], "seed": k, "config": {}, "planner": "random"}
-        save_trajectory(folder / f"demo_{k}.npz", arrays, meta)
-    return folder
+    return random_demos(tmp_path_factory.mktemp("demos"), ENV, 2, 5)
 
 
 def _factory(beta: float = 0.7):
