@@ -155,10 +155,12 @@ def plot_runs(
     band: str = "minmax",
     title: str | None = None,
     hlines: Sequence[tuple[float, str]] = (),
+    ylim: tuple[float, float] | None = None,
 ) -> list[GroupCurve]:
     """Draw the figure to ``out`` and return the plotted group curves.
 
-    ``hlines`` are reference levels drawn across every panel, e.g. the demonstrations' mean return.
+    ``hlines`` are reference levels drawn across every panel, e.g. the demonstrations' mean return;
+    ``ylim`` fixes the y range (e.g. to look past the untrained policy's returns).
     """
     import matplotlib
 
@@ -193,7 +195,9 @@ def plot_runs(
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-        if "mean_return" not in metrics:
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        elif "mean_return" not in metrics:
             ax.set_ylim(-0.03, 1.03)
     for ax in axes.flat[len(envs) :]:
         ax.set_visible(False)
@@ -267,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--title", default=None, help="figure title")
     parser.add_argument(
+        "--ylim", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"), help="y range"
+    )
+    parser.add_argument(
         "--table",
         default=None,
         help="also write a markdown table of every run's first --metric (final, best, first step "
@@ -280,7 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if importlib.util.find_spec("matplotlib") is None:
         parser.error('plotting needs matplotlib: pip install "dexterous-gym[baselines]"')
     try:
-        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title, hlines)
+        if args.ylim is not None and not args.ylim[0] < args.ylim[1]:
+            parser.error(f"--ylim LOW HIGH needs LOW < HIGH, got {args.ylim}")
+        ylim = tuple(args.ylim) if args.ylim is not None else None
+        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title, hlines, ylim)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     if args.table is not None:

@@ -70,3 +70,13 @@ def test_table_gives_final_best_and_first_step_above_the_reference(tmp_path):
     # final 0.60, best 0.90 at step 200, mean of the last 5 (all 4) 0.525, first >= 0.55 at 200
     assert "| 0.60 | 0.90 (200) | 0.53 | 200 |" in lines[2]
     assert "| 0.20 | 0.20 (200) | 0.15 | never |" in lines[3]
+
+
+def test_ylim_is_checked_and_applied(tmp_path):
+    _fake_run(tmp_path / "runs", "r0", "PenSpin-v0", "td3", 0, [100, 200], [0.1, 0.9])
+    out = tmp_path / "fig.png"
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "runs"), "--out", str(out), "--ylim", "5", "1"])
+    assert exc.value.code == 2 and not out.exists()
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--ylim", "0", "2"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
