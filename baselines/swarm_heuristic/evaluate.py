@@ -44,6 +44,8 @@ def _fly(sw: Any, steps: int) -> list[dict[str, float]]:
 
 def _stats(rows: list[dict[str, float]]) -> dict[str, list[float]]:
     sel = [r for r in rows if r["t"] >= BURN_IN]
+    if not sel:  # a run shorter than the burn-in has no statistics
+        return {k: [float("nan"), float("nan")] for k in METRICS}
     return {k: [float(np.mean([r[k] for r in sel])), float(np.std([r[k] for r in sel]))]
             for k in METRICS}  # fmt: skip
 
