@@ -14,6 +14,8 @@ of the FSM at N = 50, writing ``speed.json`` (``--name``), and ``large.gif``, a 
 ``--large-n`` agents. ``closure`` is ``compare`` for FSM agents whose tree search models the
 others with the heuristic (``FSMSwarm(..., others="heuristic")``, the authors' closure idea):
 ``closure_seed{s}.csv``, ``closure_summary.json``, ``closure.png``, ``closure_side_by_side.gif``.
+``continuous`` is the same for the continuous model (``model="continuous"``: each agent maximises
+the weight W of its branches instead of their number of distinct visual states).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def _stats(rows: list[dict[str, float]]) -> dict[str, list[float]]:
 MODES = {
     "heuristic": ("heuristic", "compare", "side_by_side"),
     "closure": ("closure", "closure", "closure_side_by_side"),
+    "continuous": ("continuous", "continuous", "continuous_side_by_side"),
 }
 
 
@@ -79,6 +82,8 @@ def compare(
     def swarm(seed: int) -> Any:
         if mode == "closure":
             return FSMSwarm(50, 4, seed=seed, others="heuristic", weights=weights)
+        if mode == "continuous":  # the talk's large-flock model: maximise W, not distinct states
+            return FSMSwarm(50, 4, seed=seed, model="continuous")
         return FSMSwarm(50, 4, seed=seed, policy=pol)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -201,7 +206,7 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m baselines.swarm_heuristic.evaluate")
-    parser.add_argument("command", choices=("compare", "closure", "speed"))
+    parser.add_argument("command", choices=("compare", "closure", "continuous", "speed"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--weights", type=Path, default=None, help="default: shipped weights")
     parser.add_argument("--steps", type=int, default=1000)
@@ -212,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-steps", type=int, default=300)
     parser.add_argument("--name", default="speed", help="speed: NAME.json")
     args = parser.parse_args(argv)
-    if args.command in ("compare", "closure"):
-        mode = "closure" if args.command == "closure" else "heuristic"
+    if args.command != "speed":
+        mode = "heuristic" if args.command == "compare" else args.command
         compare(args.out, args.weights, args.steps, args.fsm_dir, args.gif_steps, mode)
     else:
         speed(args.out, args.weights, args.sizes, args.large_n, args.large_steps, args.name)

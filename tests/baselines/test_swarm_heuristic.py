@@ -95,7 +95,8 @@ def test_train_smoke_and_inference_equals_torch(tmp_path: Path) -> None:
                        str(dagger)]) == 0  # fmt: skip
 
 
-def test_closure_command_compares_with_the_fsm_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["closure", "continuous"])
+def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: str) -> None:
     from baselines.swarm_heuristic import evaluate
 
     fsm_dir = tmp_path / "fsm"
@@ -104,10 +105,10 @@ def test_closure_command_compares_with_the_fsm_runs(tmp_path: Path) -> None:
     for seed in (0, 1, 2):  # stand-ins for the reproduce CSVs of python -m swarm_gym.experiments
         rows = "".join(f"0.9,7.0,0.4,1.0,{t}\n" for t in range(4))
         (fsm_dir / f"reproduce_seed{seed}.csv").write_text(header + rows)
-    out = tmp_path / "closure"
-    argv = ["closure", "--out", str(out), "--steps", "3", "--gif-steps", "0", "--fsm-dir", str(fsm_dir)]  # fmt: skip
+    out = tmp_path / command
+    argv = [command, "--out", str(out), "--steps", "3", "--gif-steps", "0", "--fsm-dir", str(fsm_dir)]  # fmt: skip
     assert evaluate.main(argv) == 0
-    summary = json.loads((out / "closure_summary.json").read_text())
-    assert set(summary["closure"]) == set(summary["fsm"]) == {"0", "1", "2"}
-    rows = (out / "closure_seed0.csv").read_text().splitlines()
-    assert len(rows) == 5 and (out / "closure.png").exists()
+    summary = json.loads((out / f"{command}_summary.json").read_text())
+    assert set(summary[command]) == set(summary["fsm"]) == {"0", "1", "2"}
+    rows = (out / f"{command}_seed0.csv").read_text().splitlines()
+    assert len(rows) == 5 and (out / f"{command}.png").exists()
