@@ -321,10 +321,12 @@ def plot(summary: dict[str, Any], rows_csv: Path, path: Path) -> None:
                         label=f"{policy} N={n}")  # fmt: skip
     top = max([float(r["L"]) for r in rows] + [1.0])
     line = np.linspace(0, top, 50)
-    fit = summary["fits"]["all"]
-    if np.isfinite(fit["slope"]):
-        ax.plot(line, fit["slope"] * line + fit["intercept"], "k-", lw=1,
-                label=f"fit: xi = {fit['slope']:.3f} L + {fit['intercept']:.1f} (r² {fit['r2']:.2f})")  # fmt: skip
+    # one fitted line per policy: the heuristic's largest clusters are small fragments
+    for policy, style in (("fsm", "k-"), ("heuristic", "k:")):
+        fit = summary["fits"].get(policy)
+        if fit is not None and np.isfinite(fit["slope"]):
+            ax.plot(line, fit["slope"] * line + fit["intercept"], style, lw=1,
+                    label=f"{policy} fit: xi = {fit['slope']:.3f} L {fit['intercept']:+.1f} (r² {fit['r2']:.2f})")  # fmt: skip
     ax.plot(line, STARLING_SLOPE * line, "k--", lw=1,
             label=f"starlings, xi ≈ {STARLING_SLOPE} L (Cavagna 2010; unverified)")  # fmt: skip
     ax.set_xlabel("flock size L (largest pair distance, radii)")
