@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -314,6 +315,33 @@ class CheckpointStore:
             raise CheckpointError(f"{path / LEGACY_STATE_FILE}: damaged ({err})") from None
         files = tuple(sorted(p.name for p in path.iterdir() if p.is_file()))
         return Checkpoint(path=path, step=step, state=state, files=files)
+
+
+def pickle_writer(make: Callable[[], Any]) -> Callable[[Any], None]:
+    """A checkpoint file writer (for ``CheckpointStore.save``) of the pickle of ``make()``."""
+
+    def write(handle: Any) -> None:
+        pickle.dump(make(), handle)
+
+    return write
+
+
+def restore_pickled(path: Path, restore: Callable[[Any], object]) -> None:
+    """Unpickle the checkpoint file ``path`` and hand the object to ``restore``.
+
+    A file that is missing, does not unpickle, or unpickles into something ``restore`` rejects
+    raises :class:`CheckpointError` naming the file (unpickling garbage can raise almost
+    anything, so every exception counts).
+    """
+    try:
+        with open(path, "rb") as handle:
+            saved = pickle.load(handle)
+        restore(saved)
+    except Exception as err:
+        raise CheckpointError(
+            f"{path}: damaged ({type(err).__name__}: {err}); restore it, or start a new run in "
+            "another --out folder"
+        ) from None
 
 
 def resume_checkpoint(store: CheckpointStore, run_dir: Path, resume: bool) -> Checkpoint | None:

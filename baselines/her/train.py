@@ -8,7 +8,6 @@ evaluation, model, checkpoint and video. Everything reproducibility needs is in 
 from __future__ import annotations
 
 import functools
-import io
 import pickle
 import sys
 from pathlib import Path
@@ -34,6 +33,8 @@ from baselines.common.checkpoint import (
     CheckpointError,
     CheckpointStore,
     RunIdentity,
+    pickle_writer,
+    restore_pickled,
     resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
@@ -107,31 +108,16 @@ def make_segment_envs(
     return DummyVecEnv([factory(i) for i in range(args.n_envs)])
 
 
-def _scheduler_writer(base: VecEnv) -> Any:
-    snapshots = base.env_method("snapshot")
-
-    def write(handle: Any) -> None:
-        buffer = io.BytesIO()
-        pickle.dump(snapshots, buffer)
-        handle.write(buffer.getvalue())
-
-    return write
-
-
 def restore_schedulers(base: VecEnv, path: Path) -> None:
     """Put every segment env back where the checkpoint's scheduler file found it."""
-    try:
-        with open(path, "rb") as handle:
-            snapshots = pickle.load(handle)
+
+    def restore(snapshots: Any) -> None:
         if not isinstance(snapshots, list) or len(snapshots) != base.num_envs:
             raise ValueError(f"expected {base.num_envs} env snapshots")
         for i, snapshot in enumerate(snapshots):
             base.env_method("restore", snapshot, indices=[i])
-    except Exception as err:  # unpickling garbage can raise almost anything
-        raise CheckpointError(
-            f"{path}: damaged or missing ({type(err).__name__}: {err}); restore it, or start a "
-            "new run in another --out folder"
-        ) from None
+
+    restore_pickled(path, restore)
 
 
 def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
@@ -293,7 +279,7 @@ def run(args: HerConfig) -> dict[str, Any]:
     )
     ckpt_cb = CheckpointCallback(
         store, args.checkpoint_freq, current_state, vecnormalize=vecnorm, verbose=verbose,
-        extra_writers=(lambda: {SCHEDULER_FILE: _scheduler_writer(base)}) if demos is not None else None,
+        extra_writers=(lambda: {SCHEDULER_FILE: pickle_writer(lambda: base.env_method("snapshot"))}) if demos is not None else None,
     )  # fmt: skip
     if ckpt is not None:  # a resume that adds no step writes no new checkpoint
         ckpt_cb.last_saved = start

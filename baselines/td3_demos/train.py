@@ -10,7 +10,6 @@ random stream (numpy, torch, the action space's), so a resumed run continues bit
 from __future__ import annotations
 
 import functools
-import io
 import pickle
 import sys
 from collections.abc import Callable
@@ -36,9 +35,10 @@ from baselines.common.callbacks import (
 )
 from baselines.common.checkpoint import (
     CHECKPOINT_DIR,
-    CheckpointError,
     CheckpointStore,
     RunIdentity,
+    pickle_writer,
+    restore_pickled,
     resume_checkpoint,
 )
 from baselines.common.cli import config_to_dict
@@ -134,26 +134,6 @@ def _restore_random_streams(model: TD3, streams: dict[str, Any]) -> None:
     np.random.set_state(streams["numpy"])  # noqa: NPY002
     torch.set_rng_state(streams["torch"])
     model.action_space.np_random.bit_generator.state = streams["action_space"]
-
-
-def _pickle_writer(obj_fn: Any) -> Any:
-    def write(handle: Any) -> None:
-        buffer = io.BytesIO()
-        pickle.dump(obj_fn(), buffer)
-        handle.write(buffer.getvalue())
-
-    return write
-
-
-def _load_pickle(path: Path) -> Any:
-    try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    except Exception as err:  # unpickling garbage can raise almost anything
-        raise CheckpointError(
-            f"{path}: damaged ({type(err).__name__}: {err}); restore it, or start a new run in "
-            "another --out folder"
-        ) from None
 
 
 def resolve_demos(config: Td3DemosConfig, hp: Td3DemosHyperparameters) -> tuple[DemoStates | None, dict[str, Any]]:  # fmt: skip
@@ -255,19 +235,8 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
             # force_reset=False keeps the model's last observation: the envs are restored to it
             restored = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)
             model: TD3 = restored  # type: ignore[assignment]
-            for name, restore in (
-                (SCHEDULER_FILE, lambda saved: base.env_method("restore", saved)),
-                (RNG_FILE, lambda saved: _restore_random_streams(model, saved)),
-            ):
-                try:
-                    restore(_load_pickle(ckpt.file(name)))
-                except CheckpointError:
-                    raise
-                except Exception as err:  # the file unpickled, but not into what was saved
-                    raise CheckpointError(
-                        f"{ckpt.path / name}: damaged ({type(err).__name__}: {err}); restore "
-                        "it, or start a new run in another --out folder"
-                    ) from None
+            restore_pickled(ckpt.file(SCHEDULER_FILE), lambda saved: base.env_method("restore", saved))  # fmt: skip
+            restore_pickled(ckpt.file(RNG_FILE), lambda saved: _restore_random_streams(model, saved))  # fmt: skip
             write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
         else:
             if config.resume:
@@ -288,8 +257,8 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
     def extra_files() -> dict[str, Any]:
         snapshot = base.env_method("snapshot")[0]
         return {
-            SCHEDULER_FILE: _pickle_writer(lambda: snapshot),
-            RNG_FILE: _pickle_writer(lambda: _random_streams(model)),
+            SCHEDULER_FILE: pickle_writer(lambda: snapshot),
+            RNG_FILE: pickle_writer(lambda: _random_streams(model)),
         }
 
     eval_cb = GoalEvalCallback(
