@@ -182,8 +182,8 @@ class FSMFocalEnv(_SwarmEnvBase):
     - reward: the focal agent's reward (``reward_mode`` as in :class:`FSMSwarmEnv`).
     - ``others_policy``: ``"fsm"`` (default), ``"ballistic"`` (keep speed and heading),
       ``"random"`` (uniform moves from the env generator) or ``"heuristic"`` (the NN heuristic of
-      :mod:`swarm_gym.heuristic`, ``weights`` a weights file or None for the shipped one; only
-      the focal agent's tree search runs).
+      :mod:`swarm_gym.heuristic`, ``weights`` a weights file or None for the one shipped for
+      the config's ``model``; only the focal agent's tree search runs).
     - ``lost_steps``: if set, terminate when the focal agent has seen nothing (all sensors off) for
       that many consecutive steps.
     - info: ``expert_action`` (int), ``fsm_counts`` (5,), ``expert_tied`` (5,), plus the swarm

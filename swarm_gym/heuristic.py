@@ -11,8 +11,9 @@ move probabilities and moves, and ``FSMSwarm(policy="heuristic")`` flies a swarm
 (float32; ``w_k`` of shape (inputs, outputs), inputs of ``w0`` = 2 n_s, outputs of the last = 5)
 and ``meta``, a 0-d unicode array holding JSON with at least ``format_version``, ``n_sensors``,
 ``hidden`` (the widths) and ``activation`` (``"relu"``). The input is [previous bits, current bits]
-as 0/1, bit k = sensor k. The package ships one trained on the reference swarm (N = 50,
-tau = 4), :data:`DEFAULT_WEIGHTS`.
+as 0/1, bit k = sensor k. The package ships one network per FSM model, each trained on the
+reference swarm (N = 50, tau = 4) of that model, :data:`SHIPPED_WEIGHTS`; ``FSMSwarm(...,
+policy="heuristic")`` takes the one of its ``model``.
 
 **Moves.** By default (``greedy=True``) the agent takes the most probable move (lowest index on
 exact ties); with ``greedy=False`` a move is drawn from the predicted probabilities with the
@@ -40,8 +41,13 @@ FORMAT_VERSION = 1
 N_MOVES = 5
 
 
-#: The shipped weights (package data).
-DEFAULT_WEIGHTS = "heuristic_fsm_n50_tau4.npz"
+#: The shipped weights (package data) of each FSM model.
+SHIPPED_WEIGHTS = {
+    "discrete": "heuristic_fsm_n50_tau4.npz",
+    "continuous": "heuristic_fsm_continuous_n50_tau4.npz",
+}
+#: The shipped weights of the default (discrete) model.
+DEFAULT_WEIGHTS = SHIPPED_WEIGHTS["discrete"]
 
 _JIT: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
@@ -212,15 +218,18 @@ class HeuristicPolicy:
         return cls(weights, biases, n_s, meta, greedy)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, greedy: bool = True) -> HeuristicPolicy:
-        """Read a weights file (None: the shipped :data:`DEFAULT_WEIGHTS`).
+    def load(cls, path: str | Path | None = None, greedy: bool = True,
+             model: str = "discrete") -> HeuristicPolicy:  # fmt: skip
+        """Read a weights file (None: the shipped weights of ``model``, :data:`SHIPPED_WEIGHTS`).
 
         Raises:
             ValueError: naming the file, if it is missing, not an ``.npz`` of this format, or
                 its layers do not fit together.
         """
         if path is None:
-            ref = resources.files("swarm_gym") / "data" / DEFAULT_WEIGHTS
+            if model not in SHIPPED_WEIGHTS:
+                raise ValueError(f"model must be one of {list(SHIPPED_WEIGHTS)}, got {model!r}")
+            ref = resources.files("swarm_gym") / "data" / SHIPPED_WEIGHTS[model]
             with resources.as_file(ref) as real:
                 return cls.load(real, greedy)
         path = Path(path)
@@ -306,14 +315,16 @@ def _check_layers(weights: list[np.ndarray], biases: list[np.ndarray], n_s: int,
         raise ValueError(f"{source}: the last layer must have {N_MOVES} outputs, got {inputs}")
 
 
-def resolve_policy(policy: Any, weights: str | Path | None, n_sensors: int) -> HeuristicPolicy:
-    """The :class:`HeuristicPolicy` meant by ``policy`` (``"heuristic"`` or an instance)."""
+def resolve_policy(policy: Any, weights: str | Path | None, n_sensors: int,
+                   model: str = "discrete") -> HeuristicPolicy:  # fmt: skip
+    """The :class:`HeuristicPolicy` meant by ``policy`` (``"heuristic"``: ``weights``, or the
+    shipped weights of ``model``; or an instance)."""
     if isinstance(policy, HeuristicPolicy):
         if weights is not None:
             raise ValueError("pass weights only with policy='heuristic', not with a policy object")
         pol = policy
     elif policy == "heuristic":
-        pol = HeuristicPolicy.load(weights)
+        pol = HeuristicPolicy.load(weights, model=model)
     else:
         raise ValueError(f"policy must be 'fsm', 'heuristic' or a HeuristicPolicy, got {policy!r}")
     if pol.n_sensors != n_sensors:

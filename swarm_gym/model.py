@@ -48,7 +48,8 @@ class FSMSwarm:
         policy: ``"fsm"`` (default: every agent searches its future states) or ``"heuristic"``
             (the NN heuristic of :mod:`swarm_gym.heuristic`: moves from the previous and current
             visual states, no search), or a :class:`~swarm_gym.heuristic.HeuristicPolicy`.
-        weights: path of a heuristic weights file (None: the shipped weights).
+        weights: path of a heuristic weights file (None: the shipped weights of the swarm's
+            ``model``, one trained on discrete-model and one on continuous-model decisions).
         heuristic_agents: which agents use the heuristic: None (all), a fraction in (0, 1] (the
             first round(fraction * N) agents), an (N,) bool mask or agent indices; the others
             are FSM agents. The heuristic agents' Decision counts are zero (tied: all moves)
@@ -105,12 +106,14 @@ class FSMSwarm:
 
             if steering is not None:
                 raise ValueError("steering is not supported with policy='heuristic'")
-            self._policy = resolve_policy(policy, weights, self.config.n_sensors)
+            self._policy = resolve_policy(policy, weights, self.config.n_sensors, self.config.model)
             self._heuristic = heuristic_mask(heuristic_agents, self.config.n_agents)
         if others == "heuristic":
             from swarm_gym.heuristic import resolve_policy
 
-            self._closure = self._policy or resolve_policy("heuristic", weights, self.config.n_sensors)  # fmt: skip
+            self._closure = self._policy or resolve_policy(
+                "heuristic", weights, self.config.n_sensors, self.config.model
+            )
         self.steering = steering
         self._view = _LiveView(self)
         #: also count the distinct depth-tau states over all branches (``Decision.reachable``)

@@ -54,6 +54,7 @@ class GroupCurve:
     low: np.ndarray
     high: np.ndarray
     n_runs: np.ndarray  # runs that reached each step
+    metric: str = ""
 
 
 def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
@@ -137,7 +138,7 @@ def aggregate(runs: Sequence[RunCurve], metric: str, band: str = "minmax") -> Gr
         else:
             std = np.nanstd(values, axis=0)
             low, high = mean - std, mean + std
-    return GroupCurve(runs[0].env, runs[0].algo, grid, mean, low, high, counts)
+    return GroupCurve(runs[0].env, runs[0].algo, grid, mean, low, high, counts, metric)
 
 
 def group_runs(runs: Sequence[RunCurve]) -> dict[tuple[str, str], list[RunCurve]]:
@@ -242,6 +243,45 @@ def run_table(
     return "\n".join(lines) + "\n"
 
 
+def first_step_at(curve: GroupCurve, level: float) -> float:
+    """The first step at which the mean curve reaches ``level`` (linear between evaluations),
+    NaN if it never does."""
+    above = np.nonzero(curve.mean >= level)[0]
+    if above.size == 0:
+        return math.nan
+    k = int(above[0])
+    if k == 0:
+        return float(curve.steps[0])
+    x0, x1, y0, y1 = curve.steps[k - 1], curve.steps[k], curve.mean[k - 1], curve.mean[k]
+    return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
+
+
+def sample_efficiency(curves: Sequence[GroupCurve], reference: str) -> list[dict[str, object]]:
+    """How many more env steps every other algorithm needs to match ``reference``'s final level.
+
+    Per env and metric, the level is the reference group's final mean; ``steps_reference`` is
+    the first step at which the reference reaches it, ``steps_other`` the other group's, and
+    ``ratio`` = steps_other / steps_reference (NaN where the other never gets there: it is then
+    more than ``last_step_other`` / steps_reference).
+    """
+    refs = {(c.env, c.metric): c for c in curves if c.algo == reference}
+    if not refs:
+        raise ValueError(f"--efficiency {reference}: no runs of that algorithm "
+                         f"(found {sorted({c.algo for c in curves})})")  # fmt: skip
+    rows: list[dict[str, object]] = []
+    for curve in curves:
+        ref = refs.get((curve.env, curve.metric))
+        if ref is None or curve.algo == reference:
+            continue
+        level = float(ref.mean[-1])
+        ref_steps, other_steps = first_step_at(ref, level), first_step_at(curve, level)
+        rows.append({"env": curve.env, "metric": curve.metric, "reference": reference,
+                     "other": curve.algo, "level": level, "steps_reference": ref_steps,
+                     "steps_other": other_steps, "last_step_other": float(curve.steps[-1]),
+                     "ratio": other_steps / ref_steps if ref_steps > 0 else math.nan})  # fmt: skip
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m baselines.plot``."""
     parser = argparse.ArgumentParser(
@@ -279,6 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also write a markdown table of every run's first --metric (final, best, first step "
         "at or above the first --hline) to this file",
     )
+    parser.add_argument(
+        "--efficiency",
+        default=None,
+        metavar="ALGO",
+        help="also print, per metric, the env steps every other algorithm needs to reach ALGO's "
+        "final mean success, and the ratio to ALGO's own (e.g. --efficiency PlanGAN)",
+    )
     args = parser.parse_args(argv)
     try:
         hlines = [(float(value), label) for value, label in args.hline]
@@ -303,5 +350,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{c.env} {c.algo}: {int(c.n_runs.max())} run(s), last step {int(c.steps[-1])}, "
             f"mean {c.mean[-1]:.3f} (band {c.low[-1]:.3f}-{c.high[-1]:.3f})"
         )
+    if args.efficiency is not None:
+        try:
+            rows = sample_efficiency(curves, args.efficiency)
+        except ValueError as err:
+            parser.error(str(err))
+        for row in rows:
+            other = (f"{row['steps_other']:,.0f} steps, ratio {row['ratio']:.2f}x"
+                     if math.isfinite(row["steps_other"])  # type: ignore[arg-type]
+                     else f"not within its {row['last_step_other']:,.0f} steps")  # fmt: skip
+            print(f"{row['env']} {row['metric']}: {row['reference']} final {row['level']:.3f} at "
+                  f"{row['steps_reference']:,.0f} steps; {row['other']}: {other}")  # fmt: skip
     print(f"wrote {args.out}")
     return 0

@@ -11,11 +11,17 @@ mean nearest-neighbour distance and opacity over steps 200.. with the FSM swarm 
 (FSM left, heuristic right, seed 0, the first ``--gif-steps`` steps). ``speed`` times one step of
 the heuristic swarm at N = 50, 200, 1000, 5000 (split into the visual states and the network) and
 of the FSM at N = 50, writing ``speed.json`` (``--name``), and ``large.gif``, a heuristic flock of
-``--large-n`` agents. ``closure`` is ``compare`` for FSM agents whose tree search models the
+``--large-n`` agents (``large`` makes only that GIF, ``large_continuous.gif`` for the
+continuous model's heuristic, ``--model continuous``). ``closure`` is ``compare`` for FSM agents whose tree search models the
 others with the heuristic (``FSMSwarm(..., others="heuristic")``, the authors' closure idea):
 ``closure_seed{s}.csv``, ``closure_summary.json``, ``closure.png``, ``closure_side_by_side.gif``.
 ``continuous`` is the same for the continuous model (``model="continuous"``: each agent maximises
-the weight W of its branches instead of their number of distinct visual states).
+the weight W of its branches instead of their number of distinct visual states), and
+``continuous-heuristic`` flies the continuous model's heuristic (shipped unless ``--weights``)
+against the continuous FSM runs of ``continuous`` (``--fsm-dir`` holding
+``continuous_seed{s}.csv``): ``continuous_heuristic_seed{s}.csv``,
+``continuous_compare_summary.json``, ``continuous_compare.png`` and
+``continuous_heuristic_side_by_side.gif``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -52,11 +58,29 @@ def _stats(rows: list[dict[str, float]]) -> dict[str, list[float]]:
             for k in METRICS}  # fmt: skip
 
 
-# what ``compare`` flies against the FSM swarm: file prefix and the swarm of a seed
+class Mode(NamedTuple):
+    """What ``compare`` flies and against which reference."""
+
+    label: str  # prefix of the per-seed CSVs and the summary key
+    summary: str  # NAME_summary.json and NAME.png
+    gif: str  # NAME.gif
+    model: str  # the FSM model of the compared swarm (and of its shipped heuristic)
+    reference: str  # the reference runs' CSV prefix in --fsm-dir
+
+
 MODES = {
-    "heuristic": ("heuristic", "compare", "side_by_side"),
-    "closure": ("closure", "closure", "closure_side_by_side"),
-    "continuous": ("continuous", "continuous", "continuous_side_by_side"),
+    "heuristic": Mode("heuristic", "compare", "side_by_side", "discrete", "reproduce"),
+    "closure": Mode("closure", "closure", "closure_side_by_side", "discrete", "reproduce"),
+    "continuous": Mode(
+        "continuous", "continuous", "continuous_side_by_side", "continuous", "reproduce"
+    ),
+    "continuous-heuristic": Mode(
+        "continuous_heuristic",
+        "continuous_compare",
+        "continuous_heuristic_side_by_side",
+        "continuous",
+        "continuous",
+    ),
 }
 
 
@@ -64,8 +88,7 @@ def compare(
     out: Path, weights: Path | None, steps: int, fsm_dir: Path, gif_steps: int,
     mode: str = "heuristic",
 ) -> None:  # fmt: skip
-    """The heuristic swarm (or the closure swarm) against the FSM swarm (see the module
-    docstring)."""
+    """A swarm of ``mode`` against its FSM reference (see the module docstring)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,15 +99,21 @@ def compare(
     from swarm_gym.heuristic import HeuristicPolicy
     from swarm_gym.render import auto_view, render_frame
 
-    pol = HeuristicPolicy.load(weights)
-    label, summary_name, gif_name = MODES[mode]
+    label, summary_name, gif_name, model, reference = MODES[mode]
+    flies_heuristic = mode in ("heuristic", "continuous-heuristic")
+    pol = HeuristicPolicy.load(weights, model=model) if flies_heuristic else None
 
     def swarm(seed: int) -> Any:
         if mode == "closure":
             return FSMSwarm(50, 4, seed=seed, others="heuristic", weights=weights)
         if mode == "continuous":  # the talk's large-flock model: maximise W, not distinct states
             return FSMSwarm(50, 4, seed=seed, model="continuous")
-        return FSMSwarm(50, 4, seed=seed, policy=pol)
+        assert pol is not None
+        return FSMSwarm(50, 4, seed=seed, model=model, policy=pol)
+
+    # the reference swarm: the FSM of the compared heuristic's model, else the discrete FSM
+    ref_model = "continuous" if reference == "continuous" else "discrete"
+    ref_label = "continuous FSM" if ref_model == "continuous" else "FSM"
 
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"steps": steps, "burn_in": BURN_IN, "weights": str(weights),
@@ -98,13 +127,13 @@ def compare(
             writer = csv.DictWriter(handle, fieldnames=[*METRICS, "t"])
             writer.writeheader()
             writer.writerows(rows)
-        with open(fsm_dir / f"reproduce_seed{seed}.csv") as handle:
+        with open(fsm_dir / f"{reference}_seed{seed}.csv") as handle:
             fsm = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(handle)]
         fsm = [r for r in fsm if r["t"] <= steps]
         summary["fsm"][str(seed)] = _stats(fsm)
         for ax, key in zip(axes, METRICS[:3], strict=True):
             ax.plot([r["t"] for r in fsm], [r[key] for r in fsm], color="C0", lw=0.8,
-                    label="FSM" if seed == 0 else None)  # fmt: skip
+                    label=ref_label if seed == 0 else None)  # fmt: skip
             ax.plot([r["t"] for r in rows], [r[key] for r in rows], color="C3", lw=0.8,
                     label=label if seed == 0 else None)  # fmt: skip
             ax.set_title(key.replace("_", " "))
@@ -116,12 +145,12 @@ def compare(
     plt.close(fig)
     with open(out / f"{summary_name}_summary.json", "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
-    fsm_sw, heur_sw = FSMSwarm(50, 4, seed=0), swarm(0)
+    fsm_sw, heur_sw = FSMSwarm(50, 4, seed=0, model=ref_model), swarm(0)
     frames = []
     for t in range(gif_steps + 1):
         if t % 3 == 0:
             pair = []
-            for name, sw in (("FSM", fsm_sw), (label, heur_sw)):
+            for name, sw in ((ref_label, fsm_sw), (label, heur_sw)):
                 view = auto_view(sw.positions)
                 pair.append(render_frame(sw.positions, sw.headings, size=320, view=view,
                                          text=f"{name} t={t}"))  # fmt: skip
@@ -159,9 +188,7 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
     import numba
 
     from swarm_gym import FSMSwarm
-    from swarm_gym.experiments.figures import save_gif
     from swarm_gym.heuristic import HeuristicPolicy
-    from swarm_gym.render import auto_view, render_frame
 
     pol = HeuristicPolicy.load(weights)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,23 +217,35 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
     with open(out / f"{name}.json", "w") as handle:
         json.dump(result, handle, indent=2, sort_keys=True)
     if large_steps > 0:
-        box = 100.0 * float(np.sqrt(large_n / 50))
-        sw = FSMSwarm(large_n, 4, seed=0, policy=pol, box=box)
-        frames = []
-        for t in range(large_steps + 1):
-            if t % 4 == 0:
-                frames.append(render_frame(sw.positions, sw.headings, size=480,
-                                           view=auto_view(sw.positions),
-                                           text=f"heuristic N={large_n} t={t}"))  # fmt: skip
-            if t < large_steps:
-                sw.step()
-        save_gif(out / "large.gif", frames)
+        large_flock(out / "large.gif", pol, large_n, large_steps)
+
+
+def large_flock(path: Path, pol: Any, n: int, steps: int) -> None:
+    """A GIF of ``n`` heuristic agents from the aligned start at the N = 50 density, every 4th
+    of ``steps`` steps."""
+    from swarm_gym import FSMSwarm
+    from swarm_gym.experiments.figures import save_gif
+    from swarm_gym.render import auto_view, render_frame
+
+    box = 100.0 * float(np.sqrt(n / 50))
+    sw = FSMSwarm(n, 4, seed=0, policy=pol, box=box)
+    model = pol.meta.get("model", "discrete")
+    frames = []
+    for t in range(steps + 1):
+        if t % 4 == 0:
+            frames.append(render_frame(sw.positions, sw.headings, size=480,
+                                       view=auto_view(sw.positions),
+                                       text=f"{model} heuristic N={n} t={t}"))  # fmt: skip
+        if t < steps:
+            sw.step()
+    save_gif(path, frames)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m baselines.swarm_heuristic.evaluate")
-    parser.add_argument("command", choices=("compare", "closure", "continuous", "speed"))
+    parser.add_argument("command", choices=("compare", "closure", "continuous",
+                                            "continuous-heuristic", "speed", "large"))  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--weights", type=Path, default=None, help="default: shipped weights")
     parser.add_argument("--steps", type=int, default=1000)
@@ -216,8 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-n", type=int, default=1000)
     parser.add_argument("--large-steps", type=int, default=300)
     parser.add_argument("--name", default="speed", help="speed: NAME.json")
+    parser.add_argument("--model", choices=("discrete", "continuous"), default="discrete",
+                        help="large: whose shipped heuristic flies (without --weights)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.command != "speed":
+    if args.command == "large":
+        from swarm_gym.heuristic import HeuristicPolicy
+
+        pol = HeuristicPolicy.load(args.weights, model=args.model)
+        suffix = "" if pol.meta.get("model", "discrete") == "discrete" else "_continuous"
+        args.out.mkdir(parents=True, exist_ok=True)
+        large_flock(args.out / f"large{suffix}.gif", pol, args.large_n, args.large_steps)
+    elif args.command != "speed":
         mode = "heuristic" if args.command == "compare" else args.command
         compare(args.out, args.weights, args.steps, args.fsm_dir, args.gif_steps, mode)
     else:

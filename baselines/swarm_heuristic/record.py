@@ -2,6 +2,7 @@
 
     python -m baselines.swarm_heuristic.record --preset small --out data/fsm_small
     python -m baselines.swarm_heuristic.record --preset small --out data/fsm_small --resume
+    python -m baselines.swarm_heuristic.record --preset small --model continuous --out data/cont
 
 Runs ``runs`` seeded :class:`swarm_gym.FSMSwarm` simulations (seeds ``seed``, ``seed + 1``, ...)
 and writes one ``run_NNNN.npz`` per run (format: :mod:`baselines.swarm_heuristic.dataset`), each
@@ -26,6 +27,7 @@ from baselines.swarm_heuristic.dataset import FORMAT_VERSION, load_run, run_indi
 
 PROG = "python -m baselines.swarm_heuristic.record"
 PresetName = Literal["smoke", "small", "paper"]
+ModelName = Literal["discrete", "continuous"]
 
 #: Named data sets: swarm size, horizon, runs, steps per run.
 PRESETS: dict[str, dict[str, int]] = {
@@ -43,6 +45,9 @@ class RecordConfig:
     out: Path = option(help="data folder (config.json + run_NNNN.npz)", required=True)
     seed: int = option(100, help="seed of run 0 (run r uses seed + r)", minimum=0,
                        maximum=MAX_SEED)  # fmt: skip
+    model: ModelName = option(
+        "discrete", help="FSM model: discrete (count distinct states) or continuous (weight W)"
+    )
     runs: int | None = option(None, help="number of runs (None: the preset's)", minimum=1)
     steps: int | None = option(None, help="steps per run (None: the preset's)", minimum=1)
     weights: Path | None = option(
@@ -61,7 +66,7 @@ def settings(args: RecordConfig) -> dict[str, Any]:
         preset["runs"] = args.runs
     if args.steps is not None:
         preset["steps"] = args.steps
-    conf: dict[str, Any] = {"preset": args.preset, "seed": args.seed,
+    conf: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "model": args.model,
                             "format_version": FORMAT_VERSION, **preset}  # fmt: skip
     if args.weights is not None:
         conf["weights"] = str(args.weights)
@@ -72,8 +77,12 @@ def settings(args: RecordConfig) -> dict[str, Any]:
 
 
 def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path | None = None,
-               fraction: float = 1.0, sample: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+               fraction: float = 1.0, sample: bool = False,
+               model: str = "discrete") -> dict[str, np.ndarray]:  # fmt: skip
     """Run one seeded swarm for ``steps`` steps and return its FSM decision arrays.
+
+    ``model`` is the FSM model whose decisions are recorded (``"continuous"``: the tied-best set
+    is that of the weights W; ``counts`` still holds the distinct-state counts n_alpha).
 
     With ``weights`` the heuristic agents (``fraction`` of them) fly by that heuristic while every
     agent's FSM decision is recorded (the data-aggregation step of DAgger: FSM labels on the
@@ -86,10 +95,10 @@ def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path
     from swarm_gym.heuristic import HeuristicPolicy
 
     if weights is None:
-        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed)
+        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, model=model)
     else:
         pol = HeuristicPolicy.load(weights, greedy=not sample)
-        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, policy=pol,
+        sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, model=model, policy=pol,
                       heuristic_agents=float(fraction))  # fmt: skip
         sw.score_all = True
     tie_rng = np.random.default_rng(seed)
@@ -141,7 +150,8 @@ def record(args: RecordConfig, log: Any = print) -> Path:
             continue
         start = time.perf_counter()
         arrays = record_run(conf["n_agents"], conf["horizon"], conf["seed"] + r, conf["steps"],
-                            args.weights, args.fraction, args.sample)  # fmt: skip
+                            args.weights, args.fraction, args.sample,
+                            conf["model"])  # fmt: skip
         atomic_write(run_path(out, r), partial(_save_compressed, arrays=arrays))
         log(f"run {r} (seed {conf['seed'] + r}): {conf['steps']} steps x {conf['n_agents']} "
             f"agents in {time.perf_counter() - start:.1f} s")  # fmt: skip

@@ -179,10 +179,24 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     import torch
 
     from baselines.common.cli import config_to_dict
-    from baselines.common.runfolder import atomic_write, prepare_run_folder, write_csv, write_json
+    from baselines.common.runfolder import (
+        atomic_write,
+        prepare_run_folder,
+        read_json,
+        write_csv,
+        write_json,
+    )
     from baselines.swarm_heuristic.dataset import load_samples
 
     torch.set_num_threads(cfg.threads)
+    recording: dict[str, Any] = {"data": read_json(Path(cfg.data) / "config.json", expect=dict)}
+    if cfg.extra_data is not None:
+        recording["extra_data"] = read_json(Path(cfg.extra_data) / "config.json", expect=dict)
+    # recordings made before ``--model`` existed are of the discrete model
+    models_of = {k: c.get("model", "discrete") for k, c in recording.items()}
+    if len(set(models_of.values())) > 1:
+        raise ValueError(f"--data and --extra-data record different FSM models ({models_of}); "
+                         "train on decisions of one model")  # fmt: skip
     samples = load_samples(cfg.data, cfg.skip_steps)
     splits = split_runs(samples.run, cfg.test_runs, cfg.val_runs)
     out = prepare_run_folder(cfg.out, {**config_to_dict(cfg), "algorithm": "swarm_heuristic"},
@@ -213,12 +227,8 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     chosen = results[best]
     summary = {"splits": splits, "samples": sizes, "chosen": chosen, "sweep": results,
                "tie_rate": float(np.mean(samples.tied.sum(axis=1) > 1))}  # fmt: skip
-    from baselines.common.runfolder import read_json
-
-    recording: dict[str, Any] = {"data": read_json(Path(cfg.data) / "config.json", expect=dict)}
-    if cfg.extra_data is not None:
-        recording["extra_data"] = read_json(Path(cfg.extra_data) / "config.json", expect=dict)
-    meta = {"training": {"data": recording, "samples": sizes, "splits": splits,
+    meta = {"model": models_of["data"],
+            "training": {"data": recording, "samples": sizes, "splits": splits,
                          "best_epoch": chosen["best_epoch"],
                          **{k: v for k, v in chosen.items() if k.startswith("test_")}}}  # fmt: skip
     arrays = export(models[best], n_s, meta)

@@ -12,7 +12,8 @@ GIF of the flock. ``steer`` runs the informed-agent experiments of :mod:`swarm_g
 90-degree turn of the target direction and a waypoint path. ``sweep`` runs the turn experiment for
 many steering settings and seeds on a process pool. ``correlations`` measures the correlation
 length xi of velocity fluctuations against flock size L (FSM at N = 25-200, the heuristic at 500
-and 1000; ``--resume`` continues an interrupted experiment). ``smoke`` presets are small and fast.
+and 1000; ``--preset continuous``: the continuous model, FSM at N = 25-100 and its heuristic at
+100-1000; ``--resume`` continues an interrupted experiment). ``smoke`` presets are small and fast.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "command", choices=["reproduce", "steer", "sweep", "correlations"], help="what to run"
     )
-    ap.add_argument("--preset", choices=list(REPRODUCE_PRESETS), default="smoke",
-                    help="paper: N 50, tau 4, 1000 steps, 3 seeds; smoke: seconds (default: smoke)")  # fmt: skip
+    presets = list(REPRODUCE_PRESETS) + [
+        p for p in correlations.CORRELATION_PRESETS if p not in REPRODUCE_PRESETS
+    ]
+    ap.add_argument("--preset", choices=presets, default="smoke",
+                    help="paper: N 50, tau 4, 1000 steps, 3 seeds; smoke: seconds; continuous "
+                         "(correlations only): the continuous model (default: smoke)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("runs/swarm"),
                     help="results folder (sweep: a JSON file) (default: runs/swarm)")  # fmt: skip
     ap.add_argument("--no-gif", action="store_true", help="skip the animated GIF (default: off)")
@@ -58,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 for a usage mistake)."""
     ap = build_parser()
     args = ap.parse_args(argv)
+    if args.command != "correlations" and args.preset not in REPRODUCE_PRESETS:
+        ap.error(f"--preset {args.preset} is a correlations preset; {args.command} takes "
+                 f"{' or '.join(REPRODUCE_PRESETS)}")  # fmt: skip
     if args.command == "sweep":
         if args.variants is None:
             ap.error("sweep needs --variants FILE.json")

@@ -36,6 +36,7 @@ from swarm_gym import metrics as M
 from swarm_gym.model import FSMSwarm
 
 POLICIES = ("fsm", "heuristic")
+MODELS = ("discrete", "continuous")
 STARLING_SLOPE = 0.35  # Cavagna et al. 2010, xi about 0.35 L; quoted from memory, unverified
 COLLAPSE_GRID = np.linspace(0.05, 3.0, 60)  # r / xi
 
@@ -54,6 +55,8 @@ class CorrelationPreset:
         seeds: one run per seed and size.
         n_bins: bins of C(r) over [0, L].
         link: cluster link distance (radii) of the largest-cluster selection.
+        model: the FSM model of every run (``"continuous"``: the FSM runs maximise W and the
+            heuristic runs fly the heuristic shipped for that model).
     """
 
     fsm_sizes: tuple[int, ...]
@@ -65,8 +68,11 @@ class CorrelationPreset:
     seeds: tuple[int, ...]
     n_bins: int = 30
     link: float = 30.0
+    model: str = "discrete"
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {list(MODELS)}, got {self.model!r}")
         for name in ("horizon", "steps", "every", "n_bins"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -95,6 +101,10 @@ CORRELATION_PRESETS: dict[str, CorrelationPreset] = {
                                burn_in=10, every=5, seeds=(0,), n_bins=12),
     "paper": CorrelationPreset(fsm_sizes=(25, 50, 100, 200), heuristic_sizes=(500, 1000),
                                horizon=4, steps=1000, burn_in=200, every=20, seeds=(0, 1)),
+    # the talk's large-flock model; its heuristic overlaps the FSM at N = 100 and goes to 1000
+    "continuous": CorrelationPreset(fsm_sizes=(25, 50, 100), heuristic_sizes=(100, 200, 500, 1000),
+                                    horizon=4, steps=1000, burn_in=200, every=20, seeds=(0, 1),
+                                    model="continuous"),
 }  # fmt: skip
 
 
@@ -114,7 +124,7 @@ def record_run(preset: CorrelationPreset, policy: str, n_agents: int, seed: int,
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r}")
     swarm = FSMSwarm(n_agents, preset.horizon, seed=seed, policy=policy, box=start_box(n_agents),
-                     allow_large=True)  # fmt: skip
+                     allow_large=True, model=preset.model)  # fmt: skip
     ts, positions, velocities = [], [], []
     start = time.perf_counter()
     for _ in range(preset.steps):
@@ -169,6 +179,7 @@ def record(preset: CorrelationPreset, out: Path, resume: bool = False, progress:
     config = preset.to_dict()
     if config_path.exists():
         saved = json.loads(config_path.read_text())
+        saved.setdefault("model", "discrete")  # folders recorded before the option existed
         if not resume:
             raise ValueError(f"--out {out} holds a correlations experiment already; pass --resume or another --out")  # fmt: skip
         if saved != config:
@@ -257,11 +268,13 @@ def analyse(out: Path) -> dict[str, Any]:
         raise ValueError(f"--out {out}: no stored runs (run the record step first)")
     rows: list[dict[str, Any]] = []
     collapse: dict[tuple[str, int], list[np.ndarray]] = {}
+    models: set[str] = set()
     for path in files:
         arrays, meta = load_run(path)
         n_bins = int(meta["preset"]["n_bins"])
         link = float(meta["preset"]["link"])
         policy, n = str(meta["policy"]), int(meta["n_agents"])
+        models.add(str(meta["preset"].get("model", "discrete")))  # older files: discrete
         for k, t in enumerate(arrays["t"]):
             pos = arrays["positions"][k].astype(np.float64)
             vel = arrays["velocities"][k].astype(np.float64)
@@ -285,7 +298,9 @@ def analyse(out: Path) -> dict[str, Any]:
             fits[policy] = fit_slope(np.array([r["L"] for r in sel]), np.array([r["xi"] for r in sel]))  # fmt: skip
     fits["all"] = fit_slope(np.array([r["L"] for r in rows]), np.array([r["xi"] for r in rows]))
     profiles = {f"{policy}_n{n}": _column_means(np.array(p)) for (policy, n), p in collapse.items()}  # fmt: skip
-    summary = {"sizes": sizes, "fits": fits, "starling_slope": STARLING_SLOPE,
+    if len(models) > 1:
+        raise ValueError(f"--out {out} holds runs of several FSM models ({sorted(models)})")
+    summary = {"model": models.pop(), "sizes": sizes, "fits": fits, "starling_slope": STARLING_SLOPE,
                "collapse_grid": COLLAPSE_GRID.tolist(), "collapse_profiles": profiles}  # fmt: skip
     with open(out / "correlations.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -342,6 +357,7 @@ def plot(summary: dict[str, Any], rows_csv: Path, path: Path) -> None:
     bx.set_xlabel("r / xi")
     bx.set_ylabel("C(r), velocity fluctuations (normalised)")
     bx.legend(fontsize=7)
+    fig.suptitle(f"{summary.get('model', 'discrete')} FSM model", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

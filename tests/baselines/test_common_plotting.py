@@ -80,3 +80,20 @@ def test_ylim_is_checked_and_applied(tmp_path):
     assert exc.value.code == 2 and not out.exists()
     assert main([str(tmp_path / "runs"), "--out", str(out), "--ylim", "0", "2"]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_efficiency_compares_the_steps_to_the_reference_final_level(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for seed, late in ((0, 0.6), (1, 0.8)):  # reference: mean final 0.7, reached at step 200
+        _fake_run(runs, f"p{seed}", "FetchPush-v4", "PlanGAN", seed, [100, 200], [0.2, late])
+    # the other reaches 0.7 (mean) half-way between 600 and 1000; a third never does
+    _fake_run(runs, "h0", "FetchPush-v4", "ddpg", 0, [200, 600, 1000], [0.1, 0.5, 0.9])
+    _fake_run(runs, "s0", "FetchPush-v4", "sac", 0, [200, 400], [0.1, 0.2])
+    out = tmp_path / "fig.png"
+    assert main([str(runs), "--out", str(out), "--efficiency", "PlanGAN"]) == 0
+    printed = capsys.readouterr().out
+    assert "PlanGAN final 0.700 at 200 steps; ddpg: 800 steps, ratio 4.00x" in printed
+    assert "sac: not within its 400 steps" in printed
+    with pytest.raises(SystemExit) as exc:  # an algorithm without runs is a one-line error
+        main([str(runs), "--out", str(out), "--efficiency", "TD3"])
+    assert exc.value.code == 2

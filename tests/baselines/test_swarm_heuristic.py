@@ -95,7 +95,36 @@ def test_train_smoke_and_inference_equals_torch(tmp_path: Path) -> None:
                        str(dagger)]) == 0  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["closure", "continuous"])
+def test_record_and_train_the_continuous_model(tmp_path: Path) -> None:
+    from swarm_gym import FSMSwarm
+    from swarm_gym.heuristic import HeuristicPolicy
+
+    data = tmp_path / "data"
+    assert _record(data, "--runs", "3", "--model", "continuous") == 0
+    assert json.loads((data / "config.json").read_text())["model"] == "continuous"
+    run = load_run(run_path(data, 0))
+    assert run["meta"]["config"]["model"] == "continuous"
+    sw = FSMSwarm(8, 2, seed=100, model="continuous")
+    for t in range(10):  # the labels are the continuous model's choices and W-ties
+        dec = sw.decide()
+        assert np.array_equal(run["action"][t], dec.action)
+        tied = ((run["tied"][t][:, None] >> np.arange(5)) & 1).astype(bool)
+        assert np.array_equal(tied, dec.tied)
+        sw.step()
+    out = tmp_path / "train"
+    args = ["--data", str(data), "--out", str(out), "--test-runs", "1", "--epochs", "1",
+            "--hidden", "8"]  # fmt: skip
+    assert train.main(args) == 0
+    assert HeuristicPolicy.load(out / "weights.npz").meta["model"] == "continuous"
+    discrete = tmp_path / "discrete"
+    assert _record(discrete, "--runs", "1") == 0
+    mixed = tmp_path / "mixed"  # decisions of two models are refused before anything is written
+    assert train.main([*args[:2], "--out", str(mixed), *args[4:], "--extra-data",
+                       str(discrete)]) == 2  # fmt: skip
+    assert not mixed.exists()
+
+
+@pytest.mark.parametrize("command", ["closure", "continuous", "continuous-heuristic"])
 def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: str) -> None:
     from baselines.swarm_heuristic import evaluate
 
@@ -104,11 +133,12 @@ def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: 
     header = "order_parameter,mean_nn_distance,opacity,largest_cluster_fraction,t\n"
     for seed in (0, 1, 2):  # stand-ins for the reproduce CSVs of python -m swarm_gym.experiments
         rows = "".join(f"0.9,7.0,0.4,1.0,{t}\n" for t in range(4))
-        (fsm_dir / f"reproduce_seed{seed}.csv").write_text(header + rows)
+        (fsm_dir / f"{evaluate.MODES[command].reference}_seed{seed}.csv").write_text(header + rows)
     out = tmp_path / command
     argv = [command, "--out", str(out), "--steps", "3", "--gif-steps", "0", "--fsm-dir", str(fsm_dir)]  # fmt: skip
     assert evaluate.main(argv) == 0
-    summary = json.loads((out / f"{command}_summary.json").read_text())
-    assert set(summary[command]) == set(summary["fsm"]) == {"0", "1", "2"}
-    rows = (out / f"{command}_seed0.csv").read_text().splitlines()
-    assert len(rows) == 5 and (out / f"{command}.png").exists()
+    mode = evaluate.MODES[command]
+    summary = json.loads((out / f"{mode.summary}_summary.json").read_text())
+    assert set(summary[mode.label]) == set(summary["fsm"]) == {"0", "1", "2"}
+    rows = (out / f"{mode.label}_seed0.csv").read_text().splitlines()
+    assert len(rows) == 5 and (out / f"{mode.summary}.png").exists()

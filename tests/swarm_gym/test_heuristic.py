@@ -68,6 +68,22 @@ def test_round_trip_and_shipped_weights(weights_file: Path) -> None:
     shipped = HeuristicPolicy.load()
     assert shipped.n_sensors == 40 and shipped.meta["format_version"] == 1
     assert shipped.meta["training"]["test_tied"] > 0.35  # chance: about 0.24
+    continuous = HeuristicPolicy.load(model="continuous")
+    assert continuous.meta["model"] == "continuous" and continuous.n_sensors == 40
+    assert continuous.meta["training"]["test_tied"] > 0.3  # chance: about 0.2 (few ties)
+    with pytest.raises(ValueError, match="model must be one of"):
+        HeuristicPolicy.load(model="bogus")
+
+
+def test_a_continuous_swarm_flies_the_continuous_heuristic_by_default() -> None:
+    explicit = HeuristicPolicy.load(model="continuous")
+    by_default = FSMSwarm(12, 2, seed=3, model="continuous", policy="heuristic").run(8)
+    assert np.array_equal(
+        by_default["actions"],
+        FSMSwarm(12, 2, seed=3, model="continuous", policy=explicit).run(8)["actions"],
+    )
+    discrete = FSMSwarm(12, 2, seed=3, model="continuous", policy=HeuristicPolicy.load())
+    assert not np.array_equal(by_default["actions"], discrete.run(8)["actions"])
 
 
 def _write(path: Path, arrays: dict[str, Any]) -> Path:

@@ -52,6 +52,29 @@ def test_presets_are_checked() -> None:
         C.CorrelationPreset(fsm_sizes=(10,), heuristic_sizes=(), horizon=2, steps=5, burn_in=6, every=1, seeds=(0,))  # fmt: skip
     with pytest.raises(ValueError, match="sizes must be >= 3"):
         C.CorrelationPreset(fsm_sizes=(2,), heuristic_sizes=(), horizon=2, steps=5, burn_in=0, every=1, seeds=(0,))  # fmt: skip
+    with pytest.raises(ValueError, match="model must be one of"):
+        C.CorrelationPreset(**{**TINY.to_dict(), "model": "bogus"})
+
+
+def test_the_continuous_model_flies_its_own_fsm_and_heuristic(tmp_path: Path) -> None:
+    from swarm_gym import FSMSwarm
+
+    preset = C.CorrelationPreset(**{**TINY.to_dict(), "fsm_sizes": (8,), "heuristic_sizes": (10,),
+                                    "seeds": (0,), "model": "continuous"})  # fmt: skip
+    for policy, n in (("fsm", 8), ("heuristic", 10)):
+        run = C.record_run(preset, policy, n, 0)
+        swarm = FSMSwarm(n, 2, seed=0, policy=policy, box=C.start_box(n), model="continuous")
+        swarm.run(8)
+        np.testing.assert_array_equal(run["positions"][-1], swarm.positions.astype(np.float32))
+    out = tmp_path / "corr"
+    C.record(preset, out, progress=False)
+    assert C.analyse(out)["model"] == "continuous"
+    # runs of the two models do not mix in one analysis
+    (discrete,) = C.record(C.CorrelationPreset(**{**TINY.to_dict(), "fsm_sizes": (8,), "heuristic_sizes": (), "seeds": (0,)}),
+                           tmp_path / "discrete", progress=False)  # fmt: skip
+    C.run_file(out, "fsm", 8, 5).write_bytes(discrete.read_bytes())
+    with pytest.raises(ValueError, match="several FSM models"):
+        C.analyse(out)
 
 
 def test_record_resume_and_analyse(tmp_path: Path) -> None:
