@@ -1,4 +1,4 @@
-"""``python -m baselines.plangan --env ID --preset {paper,reduced,smoke} --out DIR``."""
+"""``python -m baselines.plangan --env ID --preset {paper,reduced,short,smoke} --out DIR``."""
 
 from __future__ import annotations
 

@@ -38,6 +38,26 @@ torch.set_num_threads(1)
 SMOKE = PlanGANHyperparameters(**preset_values("smoke", "push"))
 
 
+def test_paper_preset_holds_the_experiment_files_and_smaller_presets_shrink_it() -> None:
+    push = PlanGANHyperparameters(**preset_values("paper", "push"))
+    pnp = PlanGANHyperparameters(**preset_values("paper", "pick_and_place"))
+    assert (push.num_gans, push.num_osms, push.hidden, push.init_train_its) == (3, 3, (512, 512), 250_000)  # fmt: skip
+    assert (push.extra_trajs, push.train_per_extra, push.big_trains_at) == (2000, 250, 1250)
+    assert (push.plan_num_init_acs, push.plan_num_copies, push.plan_average_ac) == (25, 100, False)
+    assert push.total_stored_budget == 112_500
+    assert (pnp.extra_trajs, pnp.init_train_its, pnp.plan_average_ac, pnp.planner_osm_frac) == (3000, 100_000, True, 0.5)  # fmt: skip
+    for kind, paper in (("push", push), ("pick_and_place", pnp)):
+        for preset in ("reduced", "short"):
+            hp = PlanGANHyperparameters(**preset_values(preset, kind))
+            assert hp.total_stored_budget <= paper.total_stored_budget
+            assert hp.init_train_its < paper.init_train_its
+            # the networks and the loss terms stay the paper's
+            for name in ("hidden", "latent_dim", "tau", "gan_model_l2", "l2_gen", "l2_osm"):
+                assert getattr(hp, name) == getattr(paper, name)
+    with pytest.raises(ValueError, match="preset must be"):
+        preset_values("tiny", "push")
+
+
 def _index_buffer(lengths: tuple[int, ...] = (12, 9, 15)) -> ReplayBuffer:
     """Paths whose achieved goal of step k is (k, 0, 0): a goal names its buffer index."""
     buf = ReplayBuffer(100, 2, 1, 3)
