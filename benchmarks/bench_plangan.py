@@ -1,7 +1,8 @@
 """PlanGAN speed: batched ensembles against a plain per-member loop of the same networks.
 
-One run measures, on this machine and at the ``paper`` preset's sizes (3 GANs, 3 OSMs, 512-wide
-layers, GAN batch 128 x tau 5, OSM batch 256, planning K 25 x C 100 rollouts x 50 steps):
+One run measures, on this machine and at the ``paper`` preset's sizes by default (3 GANs, 3 OSMs, 512-wide
+layers, GAN batch 128 x tau 5, OSM batch 256, planning K 25 x C 100 rollouts x 50 steps;
+``--preset reduced``: the reduced and short presets' 1 GAN, 1 OSM and K 5 x C 20):
 
 * training iterations per second (one step of every GAN and every OSM, each on its own batch);
 * planning time per env step (one ``plan`` call);
@@ -9,7 +10,7 @@ layers, GAN batch 128 x tau 5, OSM batch 256, planning K 25 x C 100 rollouts x 5
 for :class:`baselines.plangan.model.PlanGAN` (members stacked, one ``baddbmm`` per layer for all
 members; all K x C rollouts of a planning step in one batch) and for a loop over single-member
 copies of the same networks (one forward/backward per member, the rollouts of each member
-selected by a mask). Run: ``python benchmarks/bench_plangan.py [--device cuda] [--iters N] [--hidden W]``.
+selected by a mask). Run: ``python benchmarks/bench_plangan.py [--device cuda] [--iters N] [--hidden W] [--preset reduced]``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from baselines.plangan.buffer import ReplayBuffer
-from baselines.plangan.config import PlanGANHyperparameters
+from baselines.plangan.config import PlanGANHyperparameters, preset_values
 from baselines.plangan.model import (
     PlanGAN,
     choose_action,
@@ -145,9 +146,11 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=5, help="timed training iterations")
     parser.add_argument("--plans", type=int, default=2, help="timed planning calls")
     parser.add_argument("--hidden", type=int, default=512, help="layer width (paper: 512)")
+    parser.add_argument("--preset", choices=("paper", "reduced"), default="paper",
+                        help="ensemble and planner sizes (FetchPush): paper 3 + 3, 25 x 100; reduced (and short) 1 + 1, 5 x 20")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    hp = PlanGANHyperparameters(hidden=(args.hidden, args.hidden))  # the paper preset (FetchPush)
+    hp = PlanGANHyperparameters(**{**preset_values(args.preset, "push"), "hidden": (args.hidden, args.hidden)})  # fmt: skip
     rng = np.random.default_rng(0)
     buffer = synthetic_buffer(rng)
     model = PlanGAN(hp, STATE, ACTION, GOAL, args.device, seed=0)

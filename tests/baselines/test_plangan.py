@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, get_args
 
 import mujoco
 import numpy as np
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from baselines.plangan.buffer import ReplayBuffer
-from baselines.plangan.config import PlanGANHyperparameters, preset_values
+from baselines.plangan.config import PRESETS, PlanGANHyperparameters, PresetName, preset_values
 from baselines.plangan.envs import (
     CUBE_SYMMETRIES,
     PlanGANFetchObservation,
@@ -54,6 +54,7 @@ def test_paper_preset_holds_the_experiment_files_and_smaller_presets_shrink_it()
             # the networks and the loss terms stay the paper's
             for name in ("hidden", "latent_dim", "tau", "gan_model_l2", "l2_gen", "l2_osm"):
                 assert getattr(hp, name) == getattr(paper, name)
+    assert set(get_args(PresetName)) == set(PRESETS)  # the CLI offers exactly the presets
     with pytest.raises(ValueError, match="preset must be"):
         preset_values("tiny", "push")
 
