@@ -106,8 +106,8 @@ _REDUCED = {"num_gans": 1, "num_osms": 1, "init_train_its": 30_000, "train_per_e
             "eval_episodes": 50, "plan_num_init_acs": 5, "plan_num_copies": 20}  # fmt: skip
 
 # The reduced preset with a third of its initial training, half its training per trajectory and
-# a quarter of phase 2 (25 k stored steps instead of 100 k), evaluated every 7.5 k stored steps: the budget of the in-session evidence
-# runs. Most planned trajectories of an untrained model never move the object and are discarded,
+# a quarter of phase 2 (25 k stored steps instead of 100 k), evaluated every 7.5 k stored steps:
+# the budget of the in-session evidence runs. Most planned trajectories of an untrained model never move the object and are discarded,
 # so its wall time is set by the wasted trajectories, not by the stored budget.
 _SHORT = {**_REDUCED, "init_train_its": 10_000, "extra_trajs": 500, "train_per_extra": 25,
           "big_trains_at": 250, "eval_every": 7_500}  # fmt: skip
