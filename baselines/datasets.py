@@ -2,6 +2,10 @@
 
 ``python -m baselines.datasets export RUN_OR_FILES... --dataset-id dexterous_gym/EggHandOver/topdm-v0``
 
+``python -m baselines.datasets import-scdm PATH --out DIR [--minari]`` imports the original
+authors' published trajectories (see :mod:`baselines.scdm`) as trajectory files, and with
+``--minari`` as one dataset per env, ``dexterous-gym/<Task>/topdm-authors-v0``.
+
 Each trajectory file (``NAME.npz`` + ``NAME.json``, see :mod:`baselines.common.trajectory`; a
 TOPDM/MPPI run folder gives its ``traj_NNN/trajectory.npz``) becomes one episode. The actions are
 replayed through the env from the stored start state to get the observations (a ``Dict`` for goal
@@ -167,6 +171,28 @@ def _replay(env: Any, source: Path, traj: Trajectory) -> _Episode:
     return _Episode(source, traj, _stack(observations), infos, terminations, truncations)
 
 
+def _from_states(env: Any, source: Path, traj: Trajectory) -> _Episode:
+    """An imported trajectory (the SCDM release's; its sidecar has ``source``): the states are the
+    original simulator's, which our MuJoCo does not reproduce by replaying the actions (they drift
+    apart within 25-50 steps), so each observation is the env's observation of the stored state."""
+    if len(traj.actions) == 0:
+        raise TrajectoryFileError(f"{source}: the trajectory has no steps")
+    observations, success = [], []
+    for t, state in enumerate(traj.states):
+        obs, info = env.reset(options={"state": state, "keep_step_count": True})
+        observations.append(obs)
+        success.append(float(info.get("is_success", np.nan)) if t == 0 else traj.success[t - 1])
+    n_steps = len(traj.actions)
+    truncations = np.zeros(n_steps, dtype=bool)
+    truncations[-1] = True
+    infos = {"state": traj.states.copy(), "success": np.asarray(success, dtype=np.float64)}
+    return _Episode(source, traj, _stack(observations), infos, np.zeros(n_steps, dtype=bool), truncations)  # fmt: skip
+
+
+def _episode(env: Any, source: Path, traj: Trajectory) -> _Episode:
+    return _from_states(env, source, traj) if "source" in traj.meta else _replay(env, source, traj)
+
+
 def _load_all(files: list[Path]) -> tuple[str, list[tuple[Path, Trajectory]]]:
     loaded = [(file, load_trajectory(file)) for file in files]
     env_ids = sorted({traj.meta["env_id"] for _, traj in loaded})
@@ -221,7 +247,7 @@ def export_minari(
             raise UserError(f"{loaded[0][0]}: {str(err).removeprefix('--env: ')}") from err
         env = gym.make(env_id)
         try:
-            episodes = [_replay(env.unwrapped, file, traj) for file, traj in loaded]
+            episodes = [_episode(env.unwrapped, file, traj) for file, traj in loaded]
         finally:
             env.close()
         first = loaded[0][1]
@@ -248,7 +274,18 @@ def export_minari(
         planners = sorted({str(ep.trajectory.meta["planner"]) for ep in episodes})
         algorithm = "+".join(ALGORITHM_NAMES.get(p, p) for p in planners)
         versions = package_versions()
-        if description is None:
+        imported = [ep for ep in episodes if "source" in ep.trajectory.meta]
+        if description is None and imported:
+            description = (
+                f"{len(episodes)} trajectories of {env_id} (dexterous_gym) from the original "
+                f"authors' code release ({imported[0].trajectory.meta['source']['repository']}, "
+                "Charlesworth & Montana, ICML 2021), imported by python -m baselines.datasets "
+                "import-scdm. infos['state'] holds env.unwrapped.get_state() vectors of the stored "
+                "states (their simulator was MuJoCo 2.0, so replaying the actions drifts from them "
+                "within 25-50 steps; the observations are the env's observations of the stored "
+                "states); rewards and infos['success'] are the env's on those states."
+            )
+        elif description is None:
             description = (
                 f"{len(episodes)} {algorithm} trajectories of {env_id} (dexterous_gym), one per "
                 "episode. infos['state'] holds env.unwrapped.get_state() vectors (one per "
@@ -276,20 +313,25 @@ def export_minari(
                     description=description,
                     requirements=requirements,
                 )
-            dataset.storage.update_episode_metadata(
-                [
-                    {
-                        "source": str(ep.source),
-                        "planner": str(ep.trajectory.meta["planner"]),
-                        "planner_seed": int(ep.trajectory.meta["seed"]),
-                    }
-                    for ep in episodes
-                ]
-            )
+            dataset.storage.update_episode_metadata([_episode_metadata(ep) for ep in episodes])
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)  # no half-written dataset under this ID
             raise
     return dataset
+
+
+def _episode_metadata(ep: _Episode) -> dict[str, Any]:
+    meta = ep.trajectory.meta
+    data: dict[str, Any] = {"source": str(ep.source), "planner": str(meta["planner"])}
+    if meta.get("seed") is not None:
+        data["planner_seed"] = int(meta["seed"])
+    if "source" in meta:  # imported: name the original file
+        data.update({
+            "original_repository": str(meta["source"]["repository"]),
+            "original_file": str(meta["source"]["file"]),
+            "original_sha256": str(meta["source"]["sha256"]),
+        })  # fmt: skip
+    return data
 
 
 def _user_name() -> str:
@@ -318,12 +360,64 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--author-email", default=None, help="author's contact e-mail")
     export.add_argument("--description", default=None, help="dataset description (default: generated)")  # fmt: skip
     export.add_argument("--code-permalink", default=None, help="link to the code that made the data")  # fmt: skip
+    scdm = commands.add_parser(
+        "import-scdm",
+        help="the original authors' published trajectories -> our trajectory files, verified",
+        description="Read the SCDM release's trajectories (one .pkl file, a task folder, or a "
+        "whole clone of github.com/henrycharlesworth/SCDM) without executing anything in them, "
+        "write one trajectory folder per env under --out, and check each file against our env "
+        "(rewards, success labels, one-step and open-loop agreement).",
+    )
+    scdm.add_argument("path", type=Path, help="an SCDM .pkl file, a task folder or an SCDM clone")
+    scdm.add_argument("--out", type=Path, required=True, help="folder for the trajectory folders (one per env)")  # fmt: skip
+    scdm.add_argument("--minari", action="store_true",
+                      help="also write one local Minari dataset per env, dexterous-gym/<Task>/topdm-authors-v0")  # fmt: skip
+    scdm.add_argument("--data-path", type=Path, default=None,
+                      help="Minari datasets root for --minari (default: $MINARI_DATASETS_PATH, else ~/.minari/datasets)")  # fmt: skip
+    scdm.add_argument("--strict", action="store_true",
+                      help="exit with status 1 if any file was skipped or disagrees beyond the tolerances")  # fmt: skip
+    scdm.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")  # fmt: skip
     return parser
+
+
+def minari_id_for(env_id: str) -> str:
+    """The dataset ID ``import-scdm --minari`` gives the authors' trajectories of ``env_id``."""
+    return f"dexterous-gym/{env_id.split('-v')[0]}/topdm-authors-v0"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "import-scdm":
+        return run_cli(PROG, lambda: _import_scdm(args))
     return run_cli(PROG, lambda: _export(args))
+
+
+def _import_scdm(args: argparse.Namespace) -> int:
+    require_extra("joblib", "baselines", PROG)
+    from baselines.scdm import fidelity_markdown, fidelity_rows, import_scdm, write_report
+
+    if not args.path.exists():
+        raise UserError(f"PATH {args.path}: no such file or folder")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: exists and is not a folder")
+    if args.minari:
+        require_extra("minari", "baselines", PROG)
+    results = import_scdm(args.path, args.out, progress=args.progress)
+    written = [r for r in results if r.written is not None]
+    flagged = [r for r in written if r.verification is not None and not r.verification.agrees]
+    skipped = len(results) - len(written)
+    print(fidelity_markdown(fidelity_rows(results)), end="")
+    report, table = write_report(results, args.out)
+    print(f"{len(written)} of {len(results)} files imported into {args.out} ({skipped} skipped, "
+          f"{len(flagged)} flagged); report {report}, table {table}")  # fmt: skip
+    if args.minari:
+        for env_id in sorted({r.env_id for r in written if r.env_id is not None}):
+            dataset_id = minari_id_for(env_id)
+            files = [r.written for r in written if r.env_id == env_id and r.written is not None]
+            dataset = export_minari(files, dataset_id, data_path=args.data_path,
+                                    author="Charlesworth & Montana (imported)")  # fmt: skip
+            print(f"dataset {dataset_id}: {dataset.total_episodes} episodes, {dataset.total_steps} steps")  # fmt: skip
+    return 1 if args.strict and (flagged or skipped) else 0
 
 
 def _export(args: argparse.Namespace) -> int:

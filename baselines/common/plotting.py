@@ -157,11 +157,14 @@ def plot_runs(
     title: str | None = None,
     hlines: Sequence[tuple[float, str]] = (),
     ylim: tuple[float, float] | None = None,
+    points: Sequence[tuple[str, Sequence[tuple[float, float]]]] = (),
 ) -> list[GroupCurve]:
     """Draw the figure to ``out`` and return the plotted group curves.
 
     ``hlines`` are reference levels drawn across every panel, e.g. the demonstrations' mean return;
-    ``ylim`` fixes the y range (e.g. to look past the untrained policy's returns).
+    ``points`` are labelled reference markers (x, y) drawn on every panel, e.g. a paper's curve
+    read from its figure; ``ylim`` fixes the y range (e.g. to look past the untrained policy's
+    returns).
     """
     import matplotlib
 
@@ -193,6 +196,9 @@ def plot_runs(
     for ax in axes.flat[: len(envs)]:
         for value, text in hlines:
             ax.axhline(value, color="k", ls="-.", lw=1, label=text)
+        for k, (text, xy) in enumerate(points):
+            xs, ys = zip(*xy, strict=True)
+            ax.plot(xs, ys, "osD^v"[k % 5], ls="none", mfc="none", color="k", label=text)
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
@@ -282,6 +288,24 @@ def sample_efficiency(curves: Sequence[GroupCurve], reference: str) -> list[dict
     return rows
 
 
+def _parse_points(
+    parser: argparse.ArgumentParser, entry: Sequence[str]
+) -> tuple[str, list[tuple[float, float]]]:
+    """``LABEL X:Y [X:Y ...]`` of ``--points`` (a one-line error, exit 2, otherwise)."""
+    if len(entry) < 2:
+        parser.error(f"--points needs a LABEL and at least one X:Y, got {list(entry)}")
+    xy = []
+    for text in entry[1:]:
+        x, sep, y = text.partition(":")
+        try:
+            if not sep:
+                raise ValueError(text)
+            xy.append((float(x), float(y)))
+        except ValueError:
+            parser.error(f"--points {entry[0]!r}: expected X:Y numbers such as 4e6:1400, got {text!r}")  # fmt: skip
+    return entry[0], xy
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m baselines.plot``."""
     parser = argparse.ArgumentParser(
@@ -298,6 +322,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar=("VALUE", "LABEL"),
         help="a reference level across the panels, e.g. --hline 44.4 'TOPDM demos' (repeatable)",
+    )
+    parser.add_argument(
+        "--points",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="LABEL X:Y",
+        help="labelled reference markers, e.g. --points 'paper (read from its figure)' 3.1e6:50 "
+        "4e6:1400 (repeatable)",
     )
     parser.add_argument(
         "--metric",
@@ -331,13 +364,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         hlines = [(float(value), label) for value, label in args.hline]
     except ValueError:
         parser.error(f"--hline VALUE must be a number, got {args.hline}")
+    points = [_parse_points(parser, entry) for entry in args.points]
     if importlib.util.find_spec("matplotlib") is None:
         parser.error('plotting needs matplotlib: pip install "dexterous-gym[baselines]"')
     try:
         if args.ylim is not None and not args.ylim[0] < args.ylim[1]:
             parser.error(f"--ylim LOW HIGH needs LOW < HIGH, got {args.ylim}")
         ylim = tuple(args.ylim) if args.ylim is not None else None
-        curves = plot_runs(args.runs, args.out, args.metric, args.band, args.title, hlines, ylim)
+        curves = plot_runs(
+            args.runs, args.out, args.metric, args.band, args.title, hlines, ylim, points
+        )
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     if args.table is not None:

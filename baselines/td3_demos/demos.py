@@ -10,6 +10,7 @@ start points; their transitions never enter the replay buffer.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,14 @@ def load_demos(folder: str | Path, env_id: str) -> list[Trajectory]:
         if not _demo_env_matches(str(traj.meta["env_id"]), env_id):
             raise DemoFolderError(
                 f"--demos: {path} is a trajectory of {traj.meta['env_id']}, not of {env_id}"
+            )
+        verification = traj.meta.get("verification")
+        if isinstance(verification, dict) and verification.get("agrees") is False:
+            # imported by import-scdm and flagged there: usable, but never as if it agreed
+            warnings.warn(
+                f"--demos: {path} disagrees with {traj.meta['env_id']} beyond the import "
+                f"tolerances ({'; '.join(verification.get('problems', []))})",
+                stacklevel=2,
             )
         trajectories.append(traj)
     return trajectories

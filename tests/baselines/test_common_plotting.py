@@ -97,3 +97,26 @@ def test_efficiency_compares_the_steps_to_the_reference_final_level(tmp_path, ca
     with pytest.raises(SystemExit) as exc:  # an algorithm without runs is a one-line error
         main([str(runs), "--out", str(out), "--efficiency", "TD3"])
     assert exc.value.code == 2
+
+
+def test_reference_points_are_drawn_and_checked(tmp_path, capsys, monkeypatch):
+    import matplotlib.axes
+
+    _fake_run(tmp_path / "runs", "r0", "PenSpin-v0", "td3", 0, [100, 200], [0.1, 0.9])
+    out = tmp_path / "fig.png"
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "runs"), "--out", str(out), "--points", "paper", "3e6-50"])
+    assert exc.value.code == 2 and not out.exists()
+    assert "expected X:Y numbers such as 4e6:1400, got '3e6-50'" in capsys.readouterr().err
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        drawn.append((args, kwargs.get("label")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    argv = [str(tmp_path / "runs"), "--out", str(out), "--points", "paper", "100:0.2", "2e2:0.8"]
+    assert main(argv) == 0
+    ((xs, ys, marker), _label) = next(d for d in drawn if d[1] == "paper")
+    assert (xs, ys, marker) == ((100.0, 200.0), (0.2, 0.8), "o")
