@@ -145,6 +145,9 @@ def test_import_writes_verified_trajectory_folders(scdm_clone: Path, tmp_path: P
     assert check.success_steps_agreeing == len(traj.actions)
     assert check.summary()["one_step_error_p90"] < 1e-3
     np.testing.assert_array_equal(traj.rewards, source.rewards)
+    # HER+demos takes the dense task's imported folder for its sparse twin
+    (demo, _) = load_demos(tmp_path / "out" / "EggHandOver-v0", "EggHandOverSparse-v0")
+    np.testing.assert_array_equal(demo.states, load_trajectory(written["failure_1.pkl"].written).states)  # fmt: skip
 
 
 def test_pen_spin_demonstration_drops_the_step_without_a_next_state(scdm_clone: Path, tmp_path: Path) -> None:  # fmt: skip
