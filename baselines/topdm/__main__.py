@@ -1,4 +1,4 @@
-"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,demos,campaign,smoke} --out DIR``."""
+"""``python -m baselines.topdm --env ID --preset {paper,paper_k40,reduced,demos,demos_spin,campaign,smoke} --out DIR``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from baselines.common.cli import MAX_SEED, MAX_THREADS, option, parse_config, ru
 from baselines.common.runtime import configure_rendering
 
 PROG = "python -m baselines.topdm"
-PresetName = Literal["paper", "paper_k40", "reduced", "demos", "campaign", "smoke"]
+PresetName = Literal["paper", "paper_k40", "reduced", "demos", "demos_spin", "campaign", "smoke"]
 
 
 @dataclass(frozen=True)

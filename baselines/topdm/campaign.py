@@ -48,7 +48,7 @@ from baselines.topdm.config import (
 )
 
 PROG = "python -m baselines.topdm.campaign"
-PresetName = Literal["paper", "paper_k40", "reduced", "demos", "campaign", "smoke"]
+PresetName = Literal["paper", "paper_k40", "reduced", "demos", "demos_spin", "campaign", "smoke"]
 CAMPAIGN_FILE = "config.json"  # OUT/config.json: the campaign's settings
 WORKER_FILE = ".worker.json"  # in a trajectory folder: the process running it (Ray backend)
 RESULTS_FILE = "results"  # OUT/results.md and OUT/results.json: the success table

@@ -11,6 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+MIN_ITERATIONS = 2  # K(t) at every control step: one iteration resamples nothing
+MIN_ELITES = 5
+
 
 @dataclass(frozen=True)
 class TopdmConfig:
@@ -31,6 +34,15 @@ class TopdmConfig:
     success_bonus: bool = True  # ignored (no bonus) on envs without success (PenSpin)
     traj_len: int = 50
     anneal: bool = True
+    # A planner-side penalty for losing the pen (PenSpin): drop_penalty per pen end below
+    # drop_height (m) per step, weighted like the rewards. The original PenSpin reward carried
+    # -10 per end below z = 0.12 until July 2020; here it shapes the planner's score only, and
+    # the trajectory's rewards stay the env's. 0: off (the paper's score).
+    drop_penalty: float = 0.0
+    drop_height: float = 0.12
+    # Schedules with a control step of fewer than MIN_ITERATIONS iterations (no elite resampling
+    # at all) or fewer than MIN_ELITES elites are refused unless this is set (tests only).
+    allow_degenerate: bool = False
     # MPPI in the style of PDDM (Nagabandi et al. 2019). The paper does not state its sigma and
     # gamma and these are not tuned. With mppi_normalize the scores are standardised per
     # iteration before exp(gamma * .), so gamma is in units of the score spread: raw scores start
@@ -54,10 +66,26 @@ class TopdmConfig:
             "mppi_beta": 0 <= self.mppi_beta <= 1,
             "mppi_sigma": self.mppi_sigma > 0,
             "mppi_gamma": self.mppi_gamma > 0,
+            "drop_penalty": self.drop_penalty >= 0,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"invalid {name}={getattr(self, name)!r} in TopdmConfig")
+        if self.allow_degenerate:
+            return
+        fewest = min(iterations_at(t, self.k0, self.traj_len, self.anneal) for t in range(self.traj_len))  # fmt: skip
+        if fewest < MIN_ITERATIONS:
+            raise ValueError(
+                f"k0={self.k0} gives K(t) = {fewest} iteration(s) at some control step "
+                f"(anneal={self.anneal}, traj_len={self.traj_len}): at least {MIN_ITERATIONS} are "
+                "needed for any elite resampling (anneal keeps K0 // 2 late in the trajectory); "
+                "raise k0 (4 or more with anneal)"
+            )
+        if self.n_elites < MIN_ELITES:
+            raise ValueError(
+                f"n_samples={self.n_samples} with frac_best={self.frac_best} keeps "
+                f"{self.n_elites} elite(s), fewer than {MIN_ELITES}: raise n_samples or frac_best"
+            )
 
     @property
     def n_elites(self) -> int:
@@ -82,12 +110,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # PenSpin demonstrations for TD3+demos on 2 cores: 1.9 M env steps per 250-step trajectory,
     # 0.12 % of the paper's N = 4000, K0 = 80 (1.6 G); about 26 min on one thread
     "demos": {"n_samples": 100, "k0": 4, "horizon": 20},
-    # the six-task success table on 2 cores: 114 k env steps per 50-step trajectory (0.56 % of
-    # the paper's 20.2 M; 0.07 % of TwoEggCatchUnderArm's 163 M); 5-8 min per trajectory on one
-    # thread of the two-hand scenes
-    "campaign": {"n_samples": 40, "k0": 3, "horizon": 20},
-    # runs in seconds; for tests only
-    "smoke": {"n_samples": 20, "frac_best": 0.1, "k0": 2, "horizon": 3, "traj_len": 3},
+    # the same with the planner-side pen-drop penalty (-10 per end below z = 0.12 per step)
+    "demos_spin": {"n_samples": 100, "k0": 4, "horizon": 20, "drop_penalty": 10.0},
+    # the smallest table on 2 cores that still resamples elites at every control step: 384 k env
+    # steps per 50-step trajectory (1.9 % of the paper's 20.2 M), K(t) >= 2, 5 elites. (Until
+    # December 2026 it was N 40, K0 3: 114 k, K(t) = 1 on 28 of 50 steps and 2 elites, now refused.)
+    "campaign": {"n_samples": 100, "k0": 4, "horizon": 20},
+    # runs in seconds; for tests only (a degenerate schedule, allowed explicitly)
+    "smoke": {
+        "n_samples": 20,
+        "frac_best": 0.1,
+        "k0": 2,
+        "horizon": 3,
+        "traj_len": 3,
+        "allow_degenerate": True,
+    },
 }
 
 # Per-env settings of the original experiment script, applied to the paper presets.
@@ -107,7 +144,7 @@ def make_config(preset: str, env_id: str, **overrides: Any) -> TopdmConfig:
     values.update(PRESETS[preset])
     if preset.startswith("paper") and env_id in PAPER_ENV_OVERRIDES:
         values["k0"] = PAPER_ENV_OVERRIDES[env_id].get("k0", values.get("k0", 20))
-    if env_id == "PenSpin-v0" and preset in ("reduced", "demos"):
+    if env_id == "PenSpin-v0" and preset in ("reduced", "demos", "demos_spin"):
         values["traj_len"] = 250
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TopdmConfig(**values)

@@ -30,8 +30,18 @@ class PlanResult:
 
 
 def score(result: RolloutResult, config: TopdmConfig) -> np.ndarray:
-    """R_i = sum_j r_j w_j + 1{success_j} w_{H-1-j}, w_j = lambda^(j+1) (or r_{H-1} alone)."""
+    """R_i = sum_j r_j w_j + 1{success_j} w_{H-1-j}, w_j = lambda^(j+1) (or r_{H-1} alone).
+
+    With ``drop_penalty`` p > 0, each step's reward first loses p per pen end below
+    ``drop_height`` (the ``z_bottom`` / ``z_top`` terms of PenSpin's reward)."""
     rewards = result.dense_rewards
+    if config.drop_penalty > 0:
+        missing = {"z_bottom", "z_top"} - set(result.terms)
+        if missing:
+            raise ValueError(f"drop_penalty needs the pen's end heights among the env's reward terms (PenSpin-v0); this env has {sorted(result.terms)}")  # fmt: skip
+        below = (result.terms["z_bottom"] < config.drop_height).astype(float)
+        below += result.terms["z_top"] < config.drop_height
+        rewards = rewards - config.drop_penalty * below
     horizon = rewards.shape[1]
     if not config.sum_rewards:
         return rewards[:, -1].copy()

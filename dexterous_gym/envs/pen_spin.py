@@ -47,6 +47,14 @@ def pen_spin_terms(
     return spin, tilt
 
 
+def pen_end_heights(pen_qpos: ArrayLike, pen_half_length: float) -> tuple[np.ndarray, np.ndarray]:
+    """World z of the pen's ends (sites ``object:bottom`` and ``object:top``, at -+pen_half_length
+    on the pen's z axis) for any leading batch shape."""
+    pen_qpos = np.asarray(pen_qpos)
+    offset = pen_half_length * pen_axis_z(pen_qpos[..., 3:7])
+    return pen_qpos[..., 2] - offset, pen_qpos[..., 2] + offset
+
+
 def spin_reward(spin: np.ndarray, tilt: np.ndarray, alpha: float, direction: float) -> np.ndarray:
     """alpha * direction * spin - 15 * tilt: the original PenSpin reward from its two terms."""
     return alpha * direction * spin - TILT_PENALTY * tilt
@@ -186,7 +194,9 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
     r = alpha * direction * spin - 15 * tilt, on the state after the step, where spin = omega_x
     is the pen's angular velocity about its own x axis (rad/s) and tilt = |z_bottom - z_top| is
     the height difference of the pen's ends (m; 0.2 |R_zz| for the 0.2 m pen). ``info`` holds
-    both terms, ``spin`` and ``tilt``, and ``simulation_unstable``; there is no ``is_success``.
+    both terms, ``spin`` and ``tilt``, the world z of the pen's ends, ``z_bottom`` and ``z_top``
+    (m; not in the reward: a planner can see a dropped pen from them), and
+    ``simulation_unstable``; there is no ``is_success``.
     The batched rollouts take the same reward from :meth:`evaluate`.
 
     ## Starting State
@@ -254,7 +264,10 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
             qpos[..., self._pen_qpos], qvel[..., self._pen_qvel], self.pen_half_length
         )
         reward = spin_reward(spin, tilt, self.alpha, self.direction)
-        return Evaluation(reward, reward, None, None, {"spin": spin, "tilt": tilt})
+        # the ends' heights are not in the reward; planners use them to see a dropped pen
+        z_bottom, z_top = pen_end_heights(qpos[..., self._pen_qpos], self.pen_half_length)
+        terms = {"spin": spin, "tilt": tilt, "z_bottom": z_bottom, "z_top": z_top}
+        return Evaluation(reward, reward, None, None, terms)
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate((self.data.qpos, self.data.qvel))[self._obs_index]

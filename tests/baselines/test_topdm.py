@@ -33,9 +33,53 @@ def test_presets() -> None:
     with pytest.raises(ValueError, match="preset"):
         make_config("nope", ENV)
     campaign = make_config("campaign", ENV)
-    assert (campaign.n_samples, campaign.k0, campaign.horizon, campaign.traj_len) == (40, 3, 20, 50)
-    assert simulated_steps(campaign) == 142 * 40 * 20
+    assert (campaign.n_samples, campaign.k0, campaign.horizon, campaign.traj_len) == (
+        100,
+        4,
+        20,
+        50,
+    )
+    assert simulated_steps(campaign) == 192 * 100 * 20
+    assert make_config("demos_spin", "PenSpin-v0").drop_penalty == 10.0
     assert simulated_steps(make_config("paper", ENV)) == 1010 * 1000 * 20  # 20.2 M, as the paper
+
+
+def test_degenerate_schedules_are_refused_unless_allowed() -> None:
+    from baselines.topdm.config import PRESETS, TopdmConfig
+
+    # K0 = 3 anneals to K(t) = 1 (no elite resampling) on the late control steps
+    with pytest.raises(
+        ValueError, match=r"k0=3 gives K\(t\) = 1 iteration\(s\) at some control step"
+    ):
+        TopdmConfig(n_samples=100, k0=3)
+    with pytest.raises(ValueError, match=r"k0=1 gives K\(t\) = 1"):
+        TopdmConfig(n_samples=100, k0=1, anneal=False)
+    # 40 samples x 0.05 = 2 elites (the old campaign preset)
+    with pytest.raises(
+        ValueError, match=r"n_samples=40 with frac_best=0.05 keeps 2 elite\(s\), fewer than 5"
+    ):
+        TopdmConfig(n_samples=40, k0=4)
+    assert TopdmConfig(n_samples=40, k0=3, allow_degenerate=True).n_elites == 2
+    TopdmConfig(n_samples=100, k0=4)  # the smallest sound schedule: K(t) >= 2, 5 elites
+    for name in PRESETS:  # every preset but the test-only smoke is sound by itself
+        assert make_config(name, ENV).allow_degenerate == (name == "smoke")
+
+
+def test_drop_penalty_shapes_the_score_only_where_the_pen_is_low() -> None:
+    from baselines.topdm.config import TopdmConfig
+    from baselines.topdm.planner import score
+    from dexterous_gym.rollout import RolloutResult
+
+    rewards = np.array([[1.0, 1.0], [1.0, 1.0]])
+    z_bottom = np.array([[0.2, 0.2], [0.2, 0.05]])  # the second sequence drops one end at step 2
+    z_top = np.array([[0.2, 0.2], [0.1, 0.05]])
+    result = RolloutResult(rewards, None, None, None, None, {"z_bottom": z_bottom, "z_top": z_top})
+    plain = TopdmConfig(n_samples=100, k0=4)
+    np.testing.assert_array_equal(score(result, plain), [2.0, 2.0])
+    penalised = TopdmConfig(n_samples=100, k0=4, drop_penalty=10.0)
+    np.testing.assert_array_equal(score(result, penalised), [2.0, 2.0 - 10.0 - 20.0])
+    with pytest.raises(ValueError, match="drop_penalty needs the pen's end heights"):
+        score(RolloutResult(rewards, None, None, None, None, {"d_pos": rewards}), penalised)
 
 
 def test_set_overrides_are_typed_and_checked() -> None:

@@ -131,11 +131,13 @@ def test_sparse_success_agrees_with_the_distances() -> None:
 def test_pen_spin_info_has_the_spin_and_tilt_terms() -> None:
     env = _stepped(PEN_SPIN)
     obs, reward, *_, info = env.step(np.zeros(20))
-    assert set(info) == {"spin", "tilt", "simulation_unstable"}
+    assert set(info) == {"spin", "tilt", "z_bottom", "z_top", "simulation_unstable"}
     assert info["spin"] == obs[51]  # omega_x of the pen's free joint (pen frame)
     mujoco.mj_kinematics(env.model, env.data)  # site positions of the post-step state
     top, bottom = env.data.site("object:top").xpos, env.data.site("object:bottom").xpos
     assert info["tilt"] == pytest.approx(abs(bottom[2] - top[2]), abs=1e-12)
+    assert info["z_bottom"] == pytest.approx(bottom[2], abs=1e-12)
+    assert info["z_top"] == pytest.approx(top[2], abs=1e-12)
     assert reward == env.alpha * env.direction * info["spin"] - 15.0 * info["tilt"]
     env.close()
 
