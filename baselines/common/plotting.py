@@ -194,8 +194,8 @@ def plot_runs(
                 ax.fill_between(curve.steps, curve.low, curve.high, color=colour, alpha=0.2)
         ax.set_title(env)
     for ax in axes.flat[: len(envs)]:
-        for value, text in hlines:
-            ax.axhline(value, color="k", ls="-.", lw=1, label=text)
+        for k, (value, text) in enumerate(hlines):
+            ax.axhline(value, color=("k", "0.45")[k % 2], ls=("-.", ":")[k // 2 % 2], lw=1, label=text)
         for k, (text, xy) in enumerate(points):
             xs, ys = zip(*xy, strict=True)
             ax.plot(xs, ys, "osD^v"[k % 5], ls="none", mfc="none", color="k", label=text)
