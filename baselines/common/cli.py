@@ -183,6 +183,12 @@ def build_parser(
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
         if annotation is bool:
+            if default is None:  # --flag / --no-flag, None when neither is given
+                kwargs["action"] = argparse.BooleanOptionalAction
+                kwargs["default"] = None
+                kwargs["help"] += " (default: unset)"
+                group.add_argument(flag, **kwargs)
+                continue
             if default:
                 kwargs["action"] = argparse.BooleanOptionalAction
                 kwargs["help"] += " (default: on)"

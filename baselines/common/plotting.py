@@ -195,7 +195,9 @@ def plot_runs(
         ax.set_title(env)
     for ax in axes.flat[: len(envs)]:
         for k, (value, text) in enumerate(hlines):
-            ax.axhline(value, color=("k", "0.45")[k % 2], ls=("-.", ":")[k // 2 % 2], lw=1, label=text)
+            ax.axhline(
+                value, color=("k", "0.45")[k % 2], ls=("-.", ":")[k // 2 % 2], lw=1, label=text
+            )
         for k, (text, xy) in enumerate(points):
             xs, ys = zip(*xy, strict=True)
             ax.plot(xs, ys, "osD^v"[k % 5], ls="none", mfc="none", color="k", label=text)

@@ -1,8 +1,8 @@
 """Command line and hyperparameters of the HER runner.
 
-Defaults follow the single-worker reading of OpenAI baselines' DDPG+HER configuration (Plappert
-et al. 2018), the setting both papers compare against; see Plappert et al.
-(2018), "Multi-Goal Reinforcement Learning", and docs/results/her.md:
+Three presets (``--preset``; every option overrides its preset). The default ``single`` follows
+the single-worker reading of OpenAI baselines' DDPG+HER configuration (Plappert et al. 2018,
+"Multi-Goal Reinforcement Learning"), the setting both papers compare against (docs/results/her.md):
 
 ================================  ==========================================================
 HER                               ``future`` strategy, 4 sampled goals (relabel ratio 0.8)
@@ -19,8 +19,12 @@ observation normalisation         running mean/std per key, clipped to +-5 (VecN
 evaluation                        10 deterministic episodes, final-step and any-step success
 ================================  ==========================================================
 
-Not reproduced (no Stable-Baselines3 equivalent): random_eps 0.3 uniform actions, the
-action L2 penalty, return clipping and MPI gradient averaging over 19 workers.
+``single`` leaves out random_eps, the action L2 penalty and the observation clip. ``plappert``
+reproduces baselines' schedule in one process: 38 envs (19 workers x 2 rollouts) per cycle, 40
+updates of one batch of 19 x 256 (standing in for the 19 workers' averaged gradients), random_eps
+0.3, the action L2 penalty 1.0 and the observation clip 200 (:mod:`baselines.her.plappert`).
+Return clipping is not reproduced. ``tqc-zoo`` is sb3-contrib's TQC with rl-baselines3-zoo's
+FetchPush settings (see :data:`PRESETS`).
 """
 
 from __future__ import annotations
@@ -31,9 +35,76 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from baselines.common.cli import MAX_ENVS, MAX_SEED, MAX_THREADS, option, parse_config
+from baselines.common.cli import (
+    MAX_ENVS,
+    MAX_SEED,
+    MAX_THREADS,
+    config_to_dict,
+    option,
+    parse_config,
+)
 
-ALGOS = ("ddpg", "td3", "sac")
+ALGOS = ("ddpg", "td3", "sac", "tqc")
+PresetName = Literal["single", "plappert", "tqc-zoo"]
+
+
+@dataclass(frozen=True)
+class HerHyperparameters:
+    """One HER run's learner settings; the defaults are the ``single`` preset."""
+
+    algo: str = "ddpg"
+    n_envs: int = 2
+    n_sampled_goal: int = 4
+    goal_strategy: str = "future"
+    net_arch: tuple[int, ...] = (256, 256, 256)
+    lr: float = 1e-3
+    batch_size: int = 256
+    gamma: float | None = None  # None: 1 - 1/T
+    polyak: float = 0.95
+    train_episodes: int = 1
+    train_steps: int | None = None  # None: train_episodes * T
+    gradient_steps: int = 40
+    action_noise: float = 0.2
+    random_eps: float = 0.0
+    action_l2: float = 0.0
+    obs_clip: float | None = None
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if self.algo not in ("ddpg", "td3") and (self.random_eps > 0 or self.action_l2 > 0):
+            raise ValueError(f"--random-eps and --action-l2 need --algo ddpg or td3, got {self.algo}")  # fmt: skip
+
+
+# The presets as data. single: the single-worker reading of baselines' DDPG+HER (the module
+# docstring). plappert: Plappert et al. (2018)'s schedule in one process: 19 workers x 2 rollouts
+# = 38 envs, 40 updates per cycle of one batch of 19 x 256 (the 19 averaged worker gradients),
+# random_eps 0.3, the action L2 penalty 1.0, observations clipped to 200 before the normaliser
+# (clip 5), polyak 0.95, gamma 1 - 1/T (0.98 on Fetch). tqc-zoo: rl-baselines3-zoo's TQC+HER
+# settings for FetchPush (batch 2048, gamma 0.95, lr 1e-3, tau 0.05, 3 x 512, one update per step).
+PRESETS: dict[str, dict[str, Any]] = {
+    "single": {},
+    "plappert": {
+        "n_envs": 38,
+        "batch_size": 19 * 256,
+        "random_eps": 0.3,
+        "action_l2": 1.0,
+        "obs_clip": 200.0,
+    },
+    "tqc-zoo": {
+        "algo": "tqc",
+        "n_envs": 1,
+        "batch_size": 2048,
+        "gamma": 0.95,
+        "lr": 1e-3,
+        "polyak": 0.95,
+        "net_arch": (512, 512, 512),
+        "train_steps": 1,
+        "gradient_steps": 1,
+        "action_noise": 0.0,
+        "normalize": False,
+    },
+}
+_HP_FIELDS = tuple(f.name for f in dataclasses.fields(HerHyperparameters))
 
 # Arguments that may change when a run is resumed; everything else must match config.json.
 RESUME_MAY_CHANGE = (
@@ -62,10 +133,10 @@ class HerConfig:
 
     env: str = option(help="goal env ID, e.g. EggHandOverSparse-v0", required=True, group=_RUN)
     timesteps: int = option(help="total env steps", required=True, minimum=1, group=_RUN)
-    algo: Literal["ddpg", "td3", "sac"] = option("ddpg", help="off-policy learner", group=_RUN)
+    algo: Literal["ddpg", "td3", "sac", "tqc"] | None = option(None, help="off-policy learner (None: the preset's)", group=_RUN)  # fmt: skip
     out: Path | None = option(None, help="run folder; None: runs/her/ENV_ALGO_sSEED", group=_RUN)
     seed: int = option(0, help="random seed", minimum=0, maximum=MAX_SEED, group=_RUN)
-    n_envs: int = option(2, help="envs stepped in lockstep", minimum=1, maximum=MAX_ENVS, group=_RUN)  # fmt: skip
+    n_envs: int | None = option(None, help="envs stepped in lockstep (None: the preset's)", minimum=1, maximum=MAX_ENVS, group=_RUN)  # fmt: skip
     resume: bool = option(False, help="continue the run in --out", group=_RUN)
     threads: int = option(1, help="torch threads", minimum=1, maximum=MAX_THREADS, group=_RUN)
     device: str = option("cpu", help="torch device (cpu, cuda, auto)", group=_RUN)
@@ -78,27 +149,32 @@ class HerConfig:
     progress: bool = option(True, help="progress bar", group=_RUN)
     verbose: Literal[0, 1, 2] = option(1, help="2: SB3 logs and tracebacks", group=_RUN)
 
-    n_sampled_goal: int = option(4, help="HER k: relabelled goals per transition", minimum=1, group=_HP)  # fmt: skip
-    goal_strategy: Literal["future", "final", "episode"] = option(
-        "future", help="HER goal selection", group=_HP
+    preset: PresetName = option("single", help="hyperparameter set (see PRESETS); the options below override it", group=_HP)  # fmt: skip
+    n_sampled_goal: int | None = option(None, help="HER k: relabelled goals per transition (None: the preset's, 4)", minimum=1, group=_HP)  # fmt: skip
+    goal_strategy: Literal["future", "final", "episode"] | None = option(
+        None, help="HER goal selection (None: the preset's, future)", group=_HP
     )
-    net_arch: tuple[int, ...] = option((256, 256, 256), help="hidden sizes, e.g. 256,256", group=_HP)  # fmt: skip
-    lr: float = option(1e-3, help="learning rate of actor and critic", positive=True, group=_HP)
-    batch_size: int = option(256, help="minibatch size", minimum=1, group=_HP)
+    net_arch: tuple[int, ...] | None = option(None, help="hidden sizes, e.g. 256,256 (None: the preset's)", group=_HP)  # fmt: skip
+    lr: float | None = option(None, help="learning rate of actor and critic (None: the preset's)", positive=True, group=_HP)  # fmt: skip
+    batch_size: int | None = option(None, help="minibatch size (None: the preset's)", minimum=1, group=_HP)  # fmt: skip
     buffer_size: int | None = option(None, help="None: min(1e6, --timesteps)", minimum=1, group=_HP)  # fmt: skip
-    gamma: float | None = option(None, help="discount; None: 1 - 1/T", positive=True, maximum=1.0, group=_HP)  # fmt: skip
-    polyak: float = option(
-        0.95, help="target decay per 40-update cycle", positive=True, maximum=1.0, group=_HP
-    )
-    train_episodes: int = option(1, help="train after this many episodes per env", minimum=1, group=_HP)  # fmt: skip
-    gradient_steps: int = option(40, help="updates per training cycle", minimum=1, group=_HP)
+    gamma: float | None = option(None, help="discount; None: the preset's, else 1 - 1/T", positive=True, maximum=1.0, group=_HP)  # fmt: skip
+    polyak: float | None = option(
+        None, help="target decay per training cycle (None: the preset's, 0.95)", positive=True, maximum=1.0, group=_HP
+    )  # fmt: skip
+    train_episodes: int | None = option(None, help="train after this many episodes per env (None: the preset's)", minimum=1, group=_HP)  # fmt: skip
+    train_steps: int | None = option(None, help="train every this many steps per env instead (None: the preset's)", minimum=1, group=_HP)  # fmt: skip
+    gradient_steps: int | None = option(None, help="updates per training cycle (None: the preset's)", minimum=1, group=_HP)  # fmt: skip
     learning_starts: int | None = option(
         None, help="None: T * n_envs (one episode per env)", minimum=0, group=_HP
     )
-    action_noise: float = option(0.2, help="Gaussian sigma (DDPG/TD3)", minimum=0.0, group=_HP)
-    normalize: bool = option(
-        True, help="running observation normalisation (VecNormalize, clip 5)", group=_HP
-    )
+    action_noise: float | None = option(None, help="Gaussian sigma (DDPG/TD3; None: the preset's)", minimum=0.0, group=_HP)  # fmt: skip
+    random_eps: float | None = option(None, help="chance of a uniform random action per step (DDPG/TD3; None: the preset's)", minimum=0.0, maximum=1.0, group=_HP)  # fmt: skip
+    action_l2: float | None = option(None, help="actor loss + action_l2 * mean(pi^2) (DDPG/TD3; None: the preset's)", minimum=0.0, group=_HP)  # fmt: skip
+    obs_clip: float | None = option(None, help="clip raw observations to +-obs_clip before normalising (None: the preset's)", positive=True, group=_HP)  # fmt: skip
+    normalize: bool | None = option(
+        None, help="running observation normalisation (VecNormalize, clip 5; None: the preset's)", group=_HP
+    )  # fmt: skip
 
     demos: tuple[str, ...] = option(
         (), help="folders of planner trajectories of this env (dense or sparse): HER+demos",
@@ -118,9 +194,33 @@ class HerConfig:
         if not self.demos and changed:
             flags = ", ".join("--" + name.replace("_", "-") for name in changed)
             raise ValueError(f"{flags}: only used with --demos DIR (demo-state segments)")
+        hp = self.hyperparameters()  # an impossible combination fails here, naming the options
+        if self.demos and hp.obs_clip is not None:
+            raise ValueError(
+                f"--demos: the demo-state segment envs take no observation clip yet, and --preset "
+                f"{self.preset} clips at {hp.obs_clip:g}; use --preset single with the other "
+                "settings you want (--n-envs 38 --batch-size 4864 --random-eps 0.3 --action-l2 1 "
+                "for the plappert schedule)"
+            )
         if self.out is None:  # the default run folder names env, algorithm and seed
-            name = f"{self.env.replace(':', '_')}_{self.algo}_s{self.seed}"
+            name = f"{self.env.replace(':', '_')}_{hp.algo}_s{self.seed}"
             object.__setattr__(self, "out", Path("runs/her") / name)
+
+    def hyperparameters(self) -> HerHyperparameters:
+        """The preset with this run's options applied."""
+        values = dict(PRESETS[self.preset])
+        values.update({k: getattr(self, k) for k in _HP_FIELDS if getattr(self, k) is not None})
+        return HerHyperparameters(**values)
+
+    def resolved_dict(self) -> dict[str, Any]:
+        """The run's ``config.json``: every option, those left to the preset filled in from it,
+        so a run records (and ``--resume`` compares) the values it really used."""
+        data = config_to_dict(self)
+        hp = self.hyperparameters()
+        for key in _HP_FIELDS:
+            value = getattr(hp, key)
+            data[key] = list(value) if isinstance(value, tuple) else value
+        return data
 
     @property
     def run_dir(self) -> Path:
@@ -141,35 +241,41 @@ def parse_args(argv: Sequence[str] | None = None) -> HerConfig:
 
 def resolve_hyperparameters(args: HerConfig, episode_steps: int) -> dict[str, Any]:
     """The concrete SB3 settings for ``args`` on an env whose episodes last ``episode_steps``."""
-    gamma = args.gamma if args.gamma is not None else 1.0 - 1.0 / episode_steps
+    h = args.hyperparameters()
+    gamma = h.gamma if h.gamma is not None else 1.0 - 1.0 / episode_steps
     buffer_size = args.buffer_size if args.buffer_size is not None else min(10**6, args.timesteps)
     # A HER buffer can only sample finished episodes, so wait for one episode per env.
     learning_starts = (
-        args.learning_starts if args.learning_starts is not None else episode_steps * args.n_envs
+        args.learning_starts if args.learning_starts is not None else episode_steps * h.n_envs
     )
-    policy_delay = 2 if args.algo == "td3" else 1
-    target_updates_per_cycle = max(1, args.gradient_steps // policy_delay)
+    policy_delay = 2 if h.algo == "td3" else 1
+    train_steps = h.train_steps if h.train_steps is not None else h.train_episodes * episode_steps
+    target_updates_per_cycle = max(1, h.gradient_steps // policy_delay)
     hp: dict[str, Any] = {
-        "learning_rate": args.lr,
+        "learning_rate": h.lr,
         "buffer_size": int(buffer_size),
         "learning_starts": int(learning_starts),
-        "batch_size": args.batch_size,
+        "batch_size": h.batch_size,
         "gamma": gamma,
         # SB3 allows episodic train_freq only with one env; episodes end by TimeLimit, so
         # T steps of every env are exactly one episode each, and rollouts stay episode-aligned.
-        "train_freq": [args.train_episodes * episode_steps, "step"],
-        "gradient_steps": args.gradient_steps,
-        "policy_kwargs": {"net_arch": list(args.net_arch)},
+        "train_freq": [train_steps, "step"],
+        "gradient_steps": h.gradient_steps,
+        "policy_kwargs": {"net_arch": list(h.net_arch)},
         "replay_buffer_kwargs": {
-            "n_sampled_goal": args.n_sampled_goal,
-            "goal_selection_strategy": args.goal_strategy,
+            "n_sampled_goal": h.n_sampled_goal,
+            "goal_selection_strategy": h.goal_strategy,
         },
     }
-    if args.algo == "sac":
-        # SAC can update its targets once per cycle, exactly like baselines.
-        hp["tau"] = 1.0 - args.polyak
-        hp["target_update_interval"] = args.gradient_steps
+    if h.algo in ("sac", "tqc"):
+        # SAC and TQC can update their targets once per cycle, exactly like baselines.
+        hp["tau"] = 1.0 - h.polyak
+        hp["target_update_interval"] = h.gradient_steps
     else:
-        hp["tau"] = 1.0 - args.polyak ** (1.0 / target_updates_per_cycle)
-        hp["action_noise_sigma"] = args.action_noise
+        hp["tau"] = 1.0 - h.polyak ** (1.0 / target_updates_per_cycle)
+        hp["action_noise_sigma"] = h.action_noise
+        if h.random_eps > 0:
+            hp["random_eps"] = h.random_eps
+        if h.action_l2 > 0:
+            hp["policy_kwargs"]["action_l2"] = h.action_l2
     return hp

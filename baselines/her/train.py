@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
+from sb3_contrib import TQC
+from stable_baselines3 import SAC, HerReplayBuffer
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -37,7 +38,6 @@ from baselines.common.checkpoint import (
     restore_pickled,
     resume_checkpoint,
 )
-from baselines.common.cli import config_to_dict
 from baselines.common.envs import (
     GOAL_KEYS,
     Wrapper,
@@ -58,10 +58,17 @@ from baselines.common.runtime import check_device, configure_torch
 from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
 from baselines.common.video import record_policy_video
 from baselines.her.config import RESUME_MAY_CHANGE, HerConfig, resolve_hyperparameters
+from baselines.her.plappert import (
+    ClipObservation,
+    PenalisedMultiInputPolicy,
+    PlappertDDPG,
+    PlappertTD3,
+)
 from baselines.td3_demos.demos import demo_states, load_demos, mean_return
 from baselines.td3_demos.wrappers import DemoStates, PrevActionWrapper, make_segment_env
 
-ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
+# DDPG and TD3 with baselines' random_eps (stock SB3 when it is 0, as in the single preset)
+ALGO_CLASSES: dict[str, type[OffPolicyAlgorithm]] = {"ddpg": PlappertDDPG, "td3": PlappertTD3, "sac": SAC, "tqc": TQC}  # fmt: skip
 EVAL_SEED_OFFSET = 10_000
 SCHEDULER_FILE = "scheduler.pkl"  # HER+demos: every training env's segment scheduler
 
@@ -86,9 +93,16 @@ def make_envs(
     )  # fmt: skip
 
 
+def obs_wrappers(args: HerConfig) -> tuple[Wrapper, ...]:
+    """The observation clip of the plappert preset (before the normaliser), or nothing."""
+    bound = args.hyperparameters().obs_clip
+    return (functools.partial(ClipObservation, bound=bound),) if bound is not None else ()
+
+
 def eval_wrappers(args: HerConfig) -> tuple[Wrapper, ...]:
     """HER+demos acts on previous-action observations; plain HER on the env's own."""
-    return (functools.partial(PrevActionWrapper, beta=args.beta),) if args.demos else ()
+    coupling = (functools.partial(PrevActionWrapper, beta=args.beta),) if args.demos else ()
+    return obs_wrappers(args) + coupling
 
 
 def make_segment_envs(
@@ -105,7 +119,7 @@ def make_segment_envs(
             decay=args.decay,
         )  # fmt: skip
 
-    return DummyVecEnv([factory(i) for i in range(args.n_envs)])
+    return DummyVecEnv([factory(i) for i in range(args.hyperparameters().n_envs)])
 
 
 def restore_schedulers(base: VecEnv, path: Path) -> None:
@@ -124,13 +138,15 @@ def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAl
     """A fresh SB3 model with a HerReplayBuffer and the resolved hyperparameters."""
     kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
     kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    kwargs["policy_kwargs"] = dict(kwargs["policy_kwargs"])
+    penalised = "action_l2" in kwargs["policy_kwargs"]
     if "action_noise_sigma" in hp and hp["action_noise_sigma"] > 0:
         n_actions = int(np.prod(env.action_space.shape or (1,)))
         kwargs["action_noise"] = NormalActionNoise(
             np.zeros(n_actions), hp["action_noise_sigma"] * np.ones(n_actions)
         )
-    return ALGO_CLASSES[args.algo](
-        "MultiInputPolicy",
+    return ALGO_CLASSES[args.hyperparameters().algo](
+        PenalisedMultiInputPolicy if penalised else "MultiInputPolicy",
         env,
         replay_buffer_class=HerReplayBuffer,
         seed=args.seed,
@@ -177,6 +193,7 @@ def run(args: HerConfig) -> dict[str, Any]:
     episode_steps = episode_length(args.env)
     make_goal_env(args.env).close()  # a goal env (HER needs compute_reward)
     hp = resolve_hyperparameters(args, episode_steps)
+    h = args.hyperparameters()
     demos: DemoStates | None = None
     demo_info: dict[str, Any] = {}
     if args.demos:  # bad demo folders fail before the run folder is touched
@@ -189,15 +206,15 @@ def run(args: HerConfig) -> dict[str, Any]:
             "mean_return": mean_return(trajectories),
             "successes": int(sum(bool(t.success[-1]) for t in trajectories)),
         }
-    config = {**config_to_dict(args), "runner": "baselines.her", "episode_steps": episode_steps}
+    config = {**args.resolved_dict(), "runner": "baselines.her", "episode_steps": episode_steps}
     store = CheckpointStore(
         args.run_dir / CHECKPOINT_DIR, RunIdentity.of(config, args.seed, ignore=RESUME_MAY_CHANGE)
     )
-    algo_cls = ALGO_CLASSES[args.algo]
+    algo_cls = ALGO_CLASSES[h.algo]
     # the set-up: if it fails, nothing of this start is left to block the corrected rerun
     with starting_run(args.run_dir, config, args.resume, RESUME_MAY_CHANGE) as run_dir:
         ckpt = resume_checkpoint(store, run_dir, args.resume)
-        if ckpt is not None and args.normalize and not ckpt.has(VECNORM_FILE):
+        if ckpt is not None and h.normalize and not ckpt.has(VECNORM_FILE):
             raise CheckpointError(
                 f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
                 "would change the run (restore the file, or start a new run in another --out folder)"
@@ -209,7 +226,9 @@ def run(args: HerConfig) -> dict[str, Any]:
                 "pass a larger total to extend the run"
             )
         if not args.resume:  # a resumed model keeps the hyperparameters saved in its checkpoint
-            write_json(run_dir / "hyperparameters.json", {"algo": args.algo, **hp})
+            write_json(
+                run_dir / "hyperparameters.json", {"algo": h.algo, "preset": args.preset, **hp}
+            )
             if demos is not None:
                 write_json(run_dir / "demos.json", demo_info)
         state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
@@ -228,17 +247,17 @@ def run(args: HerConfig) -> dict[str, Any]:
             if ckpt is not None and ckpt.has(VECNORM_FILE):
                 train_env: VecEnv = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
             else:
-                train_env = normalize_observations(base, True, GOAL_KEYS) if args.normalize else base  # fmt: skip
-            vecnorm: VecNormalize | None = train_env if args.normalize else None  # type: ignore[assignment]
+                train_env = normalize_observations(base, True, GOAL_KEYS) if h.normalize else base  # fmt: skip
+            vecnorm: VecNormalize | None = train_env if h.normalize else None  # type: ignore[assignment]
         elif ckpt is not None and ckpt.has(VECNORM_FILE):
-            base, _ = make_envs(args.env, args.n_envs, env_seed, normalize=False, training=True)
+            base, _ = make_envs(args.env, h.n_envs, env_seed, normalize=False, training=True, wrappers=obs_wrappers(args))  # fmt: skip
             train_env = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)
             vecnorm = train_env
         else:
-            train_env, vecnorm = make_envs(args.env, args.n_envs, env_seed, args.normalize, True)
+            train_env, vecnorm = make_envs(args.env, h.n_envs, env_seed, h.normalize, True, obs_wrappers(args))  # fmt: skip
             base = train_env
         eval_env, _ = make_envs(
-            args.env, 1, args.seed + EVAL_SEED_OFFSET, args.normalize, training=False,
+            args.env, 1, args.seed + EVAL_SEED_OFFSET, h.normalize, training=False,
             wrappers=eval_wrappers(args),
         )  # fmt: skip
 
@@ -300,8 +319,8 @@ def run(args: HerConfig) -> dict[str, Any]:
         f"{args.p_demo}, p_reset {args.p_reset}, beta {args.beta})" if demos is not None else ""
     )  # fmt: skip
     log(
-        f"{args.algo.upper()}+HER on {args.env}: steps {start} -> {args.timesteps}, "
-        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={args.n_envs}{segments}, out={run_dir}",
+        f"{h.algo.upper()}+HER ({args.preset}) on {args.env}: steps {start} -> {args.timesteps}, "
+        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={h.n_envs}{segments}, out={run_dir}",
         verbose,
     )
     if remaining > 0:
@@ -320,7 +339,8 @@ def run(args: HerConfig) -> dict[str, Any]:
     sessions = current_state()["sessions"]  # close this session's record at the true end
     summary = {
         "env": args.env,
-        "algo": args.algo,
+        "algo": h.algo,
+        "preset": args.preset,
         "seed": args.seed,
         "demos": demo_info or None,
         "num_timesteps": int(model.num_timesteps),

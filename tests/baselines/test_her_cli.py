@@ -47,7 +47,9 @@ def test_non_goal_env_is_rejected(tmp_path, capsys):
 
 def test_defaults_are_the_papers_her_settings():
     args = parse_args(["--env", "FetchReach-v4", "--timesteps", "2e5"])
-    assert args.timesteps == 200_000 and args.algo == "ddpg" and args.n_envs == 2
+    h = args.hyperparameters()
+    assert args.timesteps == 200_000 and args.preset == "single"
+    assert h.algo == "ddpg" and h.n_envs == 2 and h.random_eps == 0 and h.action_l2 == 0
     hp = resolve_hyperparameters(args, episode_steps=75)
     assert hp["replay_buffer_kwargs"] == {"n_sampled_goal": 4, "goal_selection_strategy": "future"}
     assert hp["policy_kwargs"] == {"net_arch": [256, 256, 256]}
@@ -59,6 +61,7 @@ def test_defaults_are_the_papers_her_settings():
     # baselines' polyak 0.95 once per 40 updates == tau per update with the same decay
     assert (1 - hp["tau"]) ** 40 == pytest.approx(0.95)
     assert hp["action_noise_sigma"] == 0.2
+    assert "random_eps" not in hp and "action_l2" not in hp["policy_kwargs"]
     sac = resolve_hyperparameters(
         parse_args(["--env", "X", "--timesteps", "9", "--algo", "sac"]), 50
     )
