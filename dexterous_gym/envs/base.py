@@ -129,6 +129,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         self.sim = Simulation(model, n_substeps)
         self.model, self.data = self.sim.model, self.sim.data
         self.goal = np.zeros(goal_size)
+        self._has_episode = False  # True after reset() or set_state(): a goal has been set
         self.state_layout = StateLayout(self.sim.physics_state_size, goal_size, scene)
         self.render_mode = render_mode
         self.width, self.height = int(width), int(height)
@@ -277,6 +278,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         self._elapsed_steps = 0
         self.goal = self._sample_goal()
         self._show_goal()
+        self._has_episode = True
 
     def _reset_simulation(self) -> bool:
         """One attempt at a random start state; False if it must be retried."""
@@ -320,6 +322,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         parts = self.state_layout.split(self.check_state(state))
         self.goal = parts.goal.copy()
         self.sim.set_physics_state(parts.physics)
+        self._has_episode = True
         self._elapsed_steps = int(parts.step_count)
 
     def check_state(self, state: ArrayLike, name: str = "state") -> np.ndarray:
@@ -442,7 +445,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         spaces = {"action_space": self.action_space, "observation_space": self.observation_space}
         return {
             "init_kwargs": self._init_kwargs,
-            "state": self.get_state(),
+            # a never-reset env has no goal yet (its zero goal is no valid state): nothing to restore
+            "state": self.get_state() if self._has_episode else None,
             "rng": rng,
             "spaces": spaces,
             "spec": self.spec,
@@ -451,13 +455,14 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         type(self).__init__(self, **saved["init_kwargs"])
-        # pickles of this env made before states ended with a model tag hold the shorter state
-        self.set_state(self.state_layout.upgrade(saved["state"]))
+        self.spec = saved["spec"]  # first: messages name the env's ID
+        if saved["state"] is not None:
+            # pickles made before states ended with a model tag hold the shorter state
+            self.set_state(self.state_layout.upgrade(saved["state"]))
         if saved["rng"] is not None:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = saved["rng"]
             self._np_random = rng
-        self.spec = saved["spec"]
         self._truncate_at = saved.get("truncate_at")
         for key, space in saved.get("spaces", {}).items():
             setattr(self, key, space)

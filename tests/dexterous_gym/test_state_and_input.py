@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import dexterous_gym  # noqa: F401
+import dexterous_gym
 
 IDS = ["EggCatchUnderarm-v0", "TwoBlockCatchUnderArmSparse-v0", "PenSpin-v0", "PenHandOver-v0"]
 
@@ -151,3 +151,24 @@ def test_pickle_and_deepcopy_continue_identically(env_id):
         np.concatenate(list(obs_b.values())) if isinstance(obs_b, dict) else obs_b,
     )
     env.close()
+
+
+@pytest.mark.parametrize("env_id", dexterous_gym.ENV_IDS)
+def test_a_never_reset_env_pickles_copies_and_then_resets_like_the_original(env_id):
+    # gymnasium-robotics' test_pickle_env pickles a freshly made env
+    env = gym.make(env_id)
+    clones = [pickle.loads(pickle.dumps(env)), copy.deepcopy(env)]
+    reference = env.reset(seed=3)[0]
+    for clone in clones:
+        obs = clone.reset(seed=3)[0]
+        flat = (lambda o: np.concatenate(list(o.values())) if isinstance(o, dict) else o)
+        np.testing.assert_array_equal(flat(obs), flat(reference))
+        assert clone.spec.id == env_id
+        clone.close()
+    env.close()
+
+
+def test_errors_of_an_unpickled_env_name_its_id():
+    env = pickle.loads(pickle.dumps(gym.make("EggHandOver-v0")))
+    with pytest.raises(ValueError, match="not a state of EggHandOver-v0"):
+        env.unwrapped.set_state(np.zeros(env.unwrapped.state_size - 1).tolist() + [env.unwrapped.state_layout.model_tag])
