@@ -153,6 +153,10 @@ def test_pickle_and_deepcopy_continue_identically(env_id):
     env.close()
 
 
+def _flat(obs):
+    return np.concatenate(list(obs.values())) if isinstance(obs, dict) else obs
+
+
 @pytest.mark.parametrize("env_id", dexterous_gym.ENV_IDS)
 def test_a_never_reset_env_pickles_copies_and_then_resets_like_the_original(env_id):
     # gymnasium-robotics' test_pickle_env pickles a freshly made env
@@ -161,8 +165,7 @@ def test_a_never_reset_env_pickles_copies_and_then_resets_like_the_original(env_
     reference = env.reset(seed=3)[0]
     for clone in clones:
         obs = clone.reset(seed=3)[0]
-        flat = (lambda o: np.concatenate(list(o.values())) if isinstance(o, dict) else o)
-        np.testing.assert_array_equal(flat(obs), flat(reference))
+        np.testing.assert_array_equal(_flat(obs), _flat(reference))
         assert clone.spec.id == env_id
         clone.close()
     env.close()
@@ -171,4 +174,6 @@ def test_a_never_reset_env_pickles_copies_and_then_resets_like_the_original(env_
 def test_errors_of_an_unpickled_env_name_its_id():
     env = pickle.loads(pickle.dumps(gym.make("EggHandOver-v0")))
     with pytest.raises(ValueError, match="not a state of EggHandOver-v0"):
-        env.unwrapped.set_state(np.zeros(env.unwrapped.state_size - 1).tolist() + [env.unwrapped.state_layout.model_tag])
+        state = np.zeros(env.unwrapped.state_size)
+        state[-1] = env.unwrapped.state_layout.model_tag
+        env.unwrapped.set_state(state)
