@@ -371,6 +371,30 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def run_folder_lock(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold the run folder ``out``'s lock (:func:`folder_lock`) for a whole run, so that a second
+    process on the same folder (a second ``--resume``, a new run) stops at once with one line
+    naming the holder, before it reads or writes anything there.
+
+    Creates the folder if needed; if it created it and the run leaves nothing in it (a failed
+    start), the folder goes again. A file at ``out`` is refused.
+    """
+    run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"--out {run_dir} is a file, not a folder; choose a folder")
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(run_dir):
+            yield run_dir
+    finally:
+        if created and [p.name for p in run_dir.iterdir()] in ([], [LOCK_FILE]):
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+
+
+@contextlib.contextmanager
 def starting_run(
     out: str | os.PathLike[str],
     config: Mapping[str, Any],

@@ -50,6 +50,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
+    run_folder_lock,
     starting_run,
     write_csv,
     write_json,
@@ -185,7 +186,16 @@ def save_final_artefacts(
 
 
 def run(args: HerConfig) -> dict[str, Any]:
-    """Train (or resume) one HER run as described by ``args``; returns the summary."""
+    """Train (or resume) one HER run as described by ``args``; returns the summary.
+
+    The run folder is locked for the whole run: a second process on it stops at once.
+    """
+    with run_folder_lock(args.run_dir):
+        return _train(args)
+
+
+def _train(args: HerConfig) -> dict[str, Any]:
+    """The run itself (see :func:`run`)."""
     verbose = args.verbose
     check_device(args.device)
     configure_torch(args.threads)

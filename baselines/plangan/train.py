@@ -56,6 +56,7 @@ from baselines.common.runfolder import (
     METRICS_FIELDS,
     METRICS_FILE,
     append_csv_row,
+    run_folder_lock,
     starting_run,
     write_csv,
     write_json,
@@ -306,7 +307,16 @@ class Runner:
 
 
 def run(config: PlanGANConfig) -> dict[str, Any]:
-    """Train (or resume) one PlanGAN run; returns the summary."""
+    """Train (or resume) one PlanGAN run; returns the summary.
+
+    The run folder is locked for the whole run: a second process on it stops at once.
+    """
+    with run_folder_lock(config.out):
+        return _train(config)
+
+
+def _train(config: PlanGANConfig) -> dict[str, Any]:
+    """The run itself (see :func:`run`)."""
     verbose = config.verbose
     check_device(config.device)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device  # fmt: skip

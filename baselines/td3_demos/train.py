@@ -47,6 +47,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
+    run_folder_lock,
     starting_run,
     write_csv,
     write_json,
@@ -194,7 +195,16 @@ class SchedulerLog(BaseCallback):
 
 
 def run(config: Td3DemosConfig) -> dict[str, Any]:
-    """Train (or resume) one TD3+demos run; returns the summary."""
+    """Train (or resume) one TD3+demos run; returns the summary.
+
+    The run folder is locked for the whole run: a second process on it stops at once.
+    """
+    with run_folder_lock(config.out):
+        return _train(config)
+
+
+def _train(config: Td3DemosConfig) -> dict[str, Any]:
+    """The run itself (see :func:`run`)."""
     verbose = config.verbose
     check_device(config.device)
     configure_torch(config.threads)
