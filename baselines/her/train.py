@@ -50,6 +50,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
+    read_json,
     run_folder_lock,
     starting_run,
     write_csv,
@@ -65,7 +66,13 @@ from baselines.her.plappert import (
     PlappertDDPG,
     PlappertTD3,
 )
-from baselines.td3_demos.demos import demo_states, load_demos, mean_return
+from baselines.td3_demos.demos import (
+    check_same_demos,
+    demo_label,
+    demo_states,
+    demos_record,
+    load_demos,
+)
 from baselines.td3_demos.wrappers import DemoStates, PrevActionWrapper, make_segment_env
 
 # DDPG and TD3 with baselines' random_eps (stock SB3 when it is 0, as in the single preset)
@@ -210,10 +217,8 @@ def _train(args: HerConfig) -> dict[str, Any]:
         trajectories = [t for folder in args.demos for t in load_demos(folder, args.env)]
         demos = demo_states(trajectories, args.env)
         demo_info = {
-            "demos": list(args.demos),
-            "n_trajectories": len(trajectories),
-            "n_states": len(demos),
-            "mean_return": mean_return(trajectories),
+            **demos_record(Path(args.demos[0]), trajectories),
+            "demos": [demo_label(folder) for folder in args.demos],
             "successes": int(sum(bool(t.success[-1]) for t in trajectories)),
         }
     config = {**args.resolved_dict(), "runner": "baselines.her", "episode_steps": episode_steps}
@@ -241,6 +246,8 @@ def _train(args: HerConfig) -> dict[str, Any]:
             )
             if demos is not None:
                 write_json(run_dir / "demos.json", demo_info)
+        elif demos is not None and (run_dir / "demos.json").is_file():
+            check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
         state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
         history: list[dict[str, Any]] = list(state.get("eval_history", []))
         sessions: list[dict[str, Any]] = list(state.get("sessions", []))

@@ -10,8 +10,12 @@ start points; their transitions never enter the replay buffer.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +58,9 @@ def trajectory_files(folder: Path) -> list[Path]:
 
 
 def load_demos(folder: str | Path, env_id: str) -> list[Trajectory]:
-    """Load and check every trajectory of ``folder`` for ``env_id``, before any training."""
+    """Load and check every trajectory of ``folder`` for ``env_id``, before any training: each
+    file must load, be of ``env_id`` (or its dense twin) and hold states the env accepts
+    (``check_state_batch``); the first failure is one :class:`DemoFolderError` naming the file."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DemoFolderError(f"--demos {folder}: no such folder")
@@ -82,8 +88,63 @@ def load_demos(folder: str | Path, env_id: str) -> list[Trajectory]:
                 f"tolerances ({'; '.join(verification.get('problems', []))})",
                 stacklevel=2,
             )
+        try:
+            _state_checker(env_id)(traj.states, name=f"{path.name} states")
+        except ValueError as err:
+            raise DemoFolderError(f"--demos: {path}: {err}") from None
         trajectories.append(traj)
     return trajectories
+
+
+@functools.cache
+def _state_checker(env_id: str) -> Callable[..., None]:
+    """``check_state_batch`` of ``env_id``'s env (one env per ID, made once)."""
+    import gymnasium as gym
+
+    from baselines.common.envs import register_env_packages
+
+    register_env_packages()
+    unwrapped = gym.make(env_id).unwrapped
+    check = getattr(unwrapped, "check_state_batch", None)
+    return check if check is not None else (lambda states, name: None)
+
+
+def demos_record(folder: Path, trajectories: list[Trajectory]) -> dict[str, Any]:
+    """What a run records about its demonstrations (``demos.json``): the folder as given (or
+    ``shipped:<EnvID>`` for the package's own, never an absolute machine path), counts, returns,
+    and a SHA-256 of every trajectory's states and actions, which ``--resume`` compares."""
+    digest = hashlib.sha256()
+    for traj in trajectories:
+        digest.update(np.ascontiguousarray(traj.states, dtype=np.float64).tobytes())
+        digest.update(np.ascontiguousarray(traj.actions, dtype=np.float64).tobytes())
+    return {
+        "demos": demo_label(folder),
+        "n_trajectories": len(trajectories),
+        "n_states": int(sum(len(t.states) for t in trajectories)),
+        "mean_return": mean_return(trajectories),
+        "returns": [float(t.rewards.sum()) for t in trajectories],
+        "sha256": digest.hexdigest(),
+    }
+
+
+def demo_label(folder: str | Path) -> str:
+    """``shipped:<EnvID>`` for the package's own demonstrations, else the folder as given."""
+    folder = Path(folder)
+    return f"shipped:{folder.name}" if folder.resolve().parent == SHIPPED_DIR.resolve() else str(folder)  # fmt: skip
+
+
+def check_same_demos(saved: dict[str, Any], current: dict[str, Any], run_dir: Path) -> None:
+    """Refuse a ``--resume`` whose demonstrations differ from the ones the run started with
+    (compared by SHA-256; a record written before it existed, by counts and returns)."""
+    keys = ("sha256",) if "sha256" in saved else ("n_trajectories", "n_states", "returns")
+    differs = [k for k in keys if saved.get(k) != current.get(k)]
+    if differs:
+        raise DemoFolderError(
+            f"--demos: the demonstrations differ from the ones {run_dir} started with "
+            f"({', '.join(differs)} differ; the run used {saved.get('demos')!r} with "
+            f"{saved.get('n_trajectories')} trajectories): pass the same demonstrations to "
+            "--resume, or start a new run in another --out folder"
+        )
 
 
 def demo_states(trajectories: list[Trajectory], env_id: str) -> DemoStates:

@@ -47,6 +47,7 @@ from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FILE,
     atomic_write,
+    read_json,
     run_folder_lock,
     starting_run,
     write_csv,
@@ -61,7 +62,13 @@ from baselines.td3_demos.config import (
     Td3DemosHyperparameters,
     hyperparameters_dict,
 )
-from baselines.td3_demos.demos import demo_states, load_demos, mean_return, shipped_demos
+from baselines.td3_demos.demos import (
+    check_same_demos,
+    demo_states,
+    demos_record,
+    load_demos,
+    shipped_demos,
+)
 from baselines.td3_demos.normalizer import RunningObsNormalizer
 from baselines.td3_demos.wrappers import DemoStates, PrevActionWrapper, make_segment_env
 
@@ -143,15 +150,7 @@ def resolve_demos(config: Td3DemosConfig, hp: Td3DemosHyperparameters) -> tuple[
         return None, {"demos": None}
     folder = config.demos if config.demos is not None else shipped_demos(config.env)
     trajectories = load_demos(folder, config.env)
-    states = demo_states(trajectories, config.env)
-    info = {
-        "demos": str(folder),
-        "n_trajectories": len(trajectories),
-        "n_states": len(states),
-        "mean_return": mean_return(trajectories),
-        "returns": [float(t.rewards.sum()) for t in trajectories],
-    }
-    return states, info
+    return demo_states(trajectories, config.env), demos_record(folder, trajectories)
 
 
 def save_final_artefacts(
@@ -225,6 +224,8 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
     with starting_run(config.out, run_config, config.resume, RESUME_MAY_CHANGE) as run_dir:
         if not config.resume:
             write_json(run_dir / "demos.json", demo_info)
+        elif demos is not None and (run_dir / "demos.json").is_file():
+            check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
         ckpt = resume_checkpoint(store, run_dir, config.resume)
         start = ckpt.step if ckpt else 0
         if start > hp.timesteps:

@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
 import dexterous_gym  # noqa: F401
-from baselines.common.trajectory import load_trajectory
+from baselines.common.trajectory import load_trajectory, save_trajectory
 from baselines.td3_demos.__main__ import main
 from baselines.td3_demos.demos import DemoFolderError, demo_states, load_demos
 from baselines.td3_demos.normalizer import RunningSums
@@ -155,6 +155,24 @@ def test_bad_demo_folders_fail_before_training(tmp_path: Path, demo_dir: Path, c
     (damaged / "demo_1.npz").write_bytes(b"garbage")
     assert main([*args, "--demos", str(damaged)]) == 2
     assert "demo_1.npz: damaged" in capsys.readouterr().err
+    # states the env refuses (here a pen quaternion that is not a unit one) are named before
+    # the first step, not after the first evaluation
+    unnormalised = tmp_path / "unnormalised"
+    shutil.copytree(demo_dir, unnormalised)
+    traj = load_trajectory(unnormalised / "demo_1.npz")
+    states = traj.states.copy()
+    states[2, 1 + 24 + 3 : 1 + 24 + 7] *= 2.0  # time, 24 hand joints, pen position, pen quaternion
+    arrays = {"start_state": states[0], "actions": traj.actions, "rewards": traj.rewards,
+              "success": traj.success, "states": states}  # fmt: skip
+    (unnormalised / "demo_1.npz").unlink()
+    save_trajectory(unnormalised / "demo_1.npz", arrays, traj.meta)
+    assert main([*args, "--demos", str(unnormalised)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        len(err.splitlines()) == 1
+        and "demo_1.npz: demo_1.npz states[2] is not a state of PenSpin-v0" in err
+    )
+    assert "must have norm 1" in err
     assert not out.exists()  # nothing was started
     with pytest.raises(SystemExit) as exc:
         main([*args, "--beta", "1.5"])
@@ -190,6 +208,35 @@ def test_smoke_run_and_bit_identical_resume(tmp_path: Path, demo_dir: Path) -> N
     assert isinstance(demo_states(load_demos(demo_dir, ENV), ENV), DemoStates)
     with pytest.raises(DemoFolderError):
         load_demos(tmp_path, ENV)
+
+
+def test_resume_refuses_demonstrations_changed_since_the_start(tmp_path: Path, demo_dir: Path, random_demos, capsys) -> None:  # fmt: skip
+    demos = tmp_path / "demos"
+    shutil.copytree(demo_dir, demos)
+    args = ["--preset", "smoke", "--no-progress", "--verbose", "0", "--no-video",
+            "--out", str(tmp_path / "run"), "--demos", str(demos)]  # fmt: skip
+    assert main([*args, "--timesteps", "150"]) == 0
+    record = json.loads((tmp_path / "run" / "demos.json").read_text())
+    assert record["demos"] == str(demos) and len(record["sha256"]) == 64
+    # the same folder, other contents: a trajectory replaced by one of another seed
+    other = random_demos(tmp_path / "other", ENV, 3, 5)
+    for suffix in (".npz", ".json"):
+        shutil.copy(other / f"demo_2{suffix}", demos / f"demo_1{suffix}")
+    before = (tmp_path / "run" / "metrics.csv").read_text()
+    assert main([*args, "--timesteps", "300", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "the demonstrations differ from the ones" in err and "(sha256 differ;" in err
+    assert (tmp_path / "run" / "metrics.csv").read_text() == before
+    for suffix in (".npz", ".json"):  # put them back: the run continues
+        shutil.copy(demo_dir / f"demo_1{suffix}", demos / f"demo_1{suffix}")
+    assert main([*args, "--timesteps", "300", "--resume"]) == 0
+
+
+def test_the_shipped_demos_are_recorded_without_a_machine_path() -> None:
+    from baselines.td3_demos.demos import demos_record, shipped_demos
+
+    folder = shipped_demos(ENV)
+    assert demos_record(folder, load_demos(folder, ENV))["demos"] == f"shipped:{ENV}"
 
 
 def test_pack_demos_compresses_and_never_overwrites(tmp_path: Path, demo_dir: Path) -> None:
