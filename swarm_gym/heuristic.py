@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from swarm_gym.forksafe import fork_safe
 from swarm_gym.kernels import collect_pieces, key_from_intervals, merge_intervals, sensor_edges
 
 FORMAT_VERSION = 1
@@ -52,6 +53,7 @@ DEFAULT_WEIGHTS = SHIPPED_WEIGHTS["discrete"]
 _JIT: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
+@fork_safe
 @njit(parallel=True, **_JIT)
 def _first_layer(keys_prev: np.ndarray, keys_cur: np.ndarray, n_s: int, w: np.ndarray,
                  b: np.ndarray) -> np.ndarray:  # fmt: skip
@@ -75,6 +77,7 @@ def _first_layer(keys_prev: np.ndarray, keys_cur: np.ndarray, n_s: int, w: np.nd
     return out
 
 
+@fork_safe
 @njit(parallel=True, **_JIT)
 def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool) -> np.ndarray:
     """x @ w + b (ReLU if ``relu``), one row per task, summed in index order."""
@@ -129,6 +132,7 @@ def _softmax_moves(
     return probs, moves
 
 
+@fork_safe
 @njit(parallel=True, **_JIT)
 def visual_keys(
     pos: np.ndarray, th: np.ndarray, radius: float, halfwidth: int, n_s: int, threshold: float

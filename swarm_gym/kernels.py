@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from swarm_gym.forksafe import fork_safe
 from swarm_gym.kernel_params import KernelParams
 
 TWO_PI = 2.0 * math.pi
@@ -452,6 +453,7 @@ def branch_scores(
     return branch_scores_against(pos, th, active, kp, qx, qy, bx, by)
 
 
+@fork_safe
 @njit(parallel=True, **_JIT)
 def branch_scores_against(
     pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams,
@@ -517,6 +519,7 @@ def branch_scores_against(
     return counts, nodes, weights, leaf_keys, n_leaf
 
 
+@fork_safe
 @njit(parallel=True, **_JIT)
 def visual_states(
     pos: np.ndarray, th: np.ndarray, radius: float, halfwidth: int, n_s: int, threshold: float

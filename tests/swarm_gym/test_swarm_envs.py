@@ -164,3 +164,35 @@ def test_pettingzoo_parallel_api():
     acts = {a: infos[a]["expert_action"] for a in env.agents}
     _, rewards, _, trunc, _ = env.step(acts)
     assert set(rewards) == set(env.possible_agents) and not any(trunc.values())
+
+
+SWARM_ASYNC_AFTER_PARENT_STEP = """
+import gymnasium as gym, numpy as np, swarm_gym
+kwargs = {"policy": "{policy}"}
+parent = gym.make("FSMSwarm-v0", **kwargs)
+parent.reset(seed=0)
+parent.step(np.zeros(parent.action_space.shape, dtype=parent.action_space.dtype))  # OpenMP runs here
+kinds = {"async": {"context": "fork"}, "sync": {}}
+rewards = {}
+for mode, extra in kinds.items():
+    envs = gym.make_vec("FSMSwarm-v0", num_envs=2, vectorization_mode=mode, vector_kwargs=extra, **kwargs)
+    envs.reset(seed=3)
+    zero = np.zeros(envs.action_space.shape, dtype=envs.action_space.dtype)
+    rewards[mode] = np.concatenate([envs.step(zero)[1] for _ in range(3)])
+    envs.close()
+assert np.array_equal(rewards["async"], rewards["sync"]), rewards
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("policy", ["fsm", "heuristic"])
+def test_async_vector_env_works_after_the_parent_stepped(policy):
+    # forked workers of a process that already ran the OpenMP kernels run them serially
+    import subprocess
+    import sys
+
+    script = SWARM_ASYNC_AFTER_PARENT_STEP.replace("{policy}", policy)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
