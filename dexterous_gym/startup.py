@@ -33,11 +33,32 @@ def headless_gl_backend() -> str | None:
 
 
 def configure_headless_rendering() -> None:
-    """Set ``MUJOCO_GL`` (and PyOpenGL's platform) for a headless machine, if nothing is set."""
+    """Set ``MUJOCO_GL`` (and PyOpenGL's platform) for a headless machine, if nothing is set.
+
+    Also when ``mujoco`` (or gymnasium-robotics) was imported first: Gymnasium's renderer reads
+    ``MUJOCO_GL`` when it makes its first context, and PyOpenGL its platform when it is first
+    imported, so this still takes effect as long as PyOpenGL has not been imported yet (else
+    :func:`check_render_backend` explains what to set, instead of MuJoCo aborting).
+    """
     backend = headless_gl_backend()
-    if backend is not None and "mujoco" not in sys.modules:
+    if backend is not None and "OpenGL" not in sys.modules:
         os.environ["MUJOCO_GL"] = backend
         os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+
+
+def check_render_backend() -> None:
+    """Raise RuntimeError, naming what to set, where rendering cannot work: no display, and no
+    headless backend chosen (``MUJOCO_GL`` unset or ``glfw``). MuJoCo itself would raise a
+    FatalError on the first frame and abort Python on the next."""
+    if sys.platform != "linux" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if os.environ.get("MUJOCO_GL", "glfw").lower() not in ("", "glfw"):
+        return
+    raise RuntimeError(
+        "rendering needs a display or a headless OpenGL backend: this machine has no display and "
+        "MUJOCO_GL is unset (PyOpenGL was imported before dexterous_gym could choose one); set "
+        "MUJOCO_GL=egl (or osmesa) in the environment before starting Python"
+    )
 
 
 def import_gymnasium_robotics_quietly() -> None:

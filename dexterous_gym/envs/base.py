@@ -420,6 +420,10 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         if self._renderer is None:
             from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
 
+            from dexterous_gym.startup import check_render_backend
+
+            check_render_backend()
+
             _OPEN_RENDERING_ENVS.add(self)
             self._renderer = MujocoRenderer(
                 self.model,

@@ -140,3 +140,38 @@ def test_rendering(env_id, mode, shape):
     env.step(env.action_space.sample())
     assert env.render().shape == shape
     env.close()
+
+
+RENDER_AFTER = """
+import {first}
+import gymnasium as gym, dexterous_gym
+env = gym.make("PenSpin-v0", render_mode="rgb_array")
+env.reset(seed=0)
+try:
+    print(env.render().shape, env.render().shape)
+except RuntimeError as err:
+    print("RuntimeError:", err)
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "prints"),
+    [
+        ("mujoco", "(500, 500, 3) (500, 500, 3)"),
+        ("gymnasium_robotics", "(500, 500, 3) (500, 500, 3)"),
+        # PyOpenGL's platform is fixed at its import: a clear error, never MuJoCo's abort
+        ("OpenGL.GL", "RuntimeError: rendering needs a display or a headless OpenGL backend"),
+    ],
+)
+def test_headless_rendering_in_any_import_order(first, prints, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("the headless backends (EGL, OSMesa) are chosen on Linux")
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", RENDER_AFTER.format(first=first)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().startswith(prints), proc.stdout
