@@ -10,6 +10,7 @@ Stepping with ``info["expert_action"]`` reproduces :class:`FSMSwarm` with the sa
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import gymnasium as gym
@@ -34,7 +35,7 @@ def _check_common(max_steps: Any, render_mode: Any, modes: list[str]) -> None:
 class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
     """Shared state handling of the two environments."""
 
-    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
 
     def _build(
         self,
@@ -49,6 +50,12 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
         swarm_policy: dict[str, Any] | None = None,
     ) -> None:
         _check_common(max_steps, render_mode, self.metadata["render_modes"])
+        if render_mode == "human" and importlib.util.find_spec("matplotlib") is None:
+            raise ValueError(
+                'render_mode "human" draws with matplotlib, which is not installed: '
+                'pip install "dexterous-gym[plots]" (or use render_mode="rgb_array")'
+            )
+        self._window: Any = None
         self.config = as_config(config, n_agents=n_agents, horizon=horizon, **options)
         validate_reward_mode(reward_mode, self.config)
         if not np.isfinite(collision_reward):
@@ -79,12 +86,35 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
         return info
 
     def render(self) -> np.ndarray | None:
-        """An RGB frame of the flock (agents and headings) when ``render_mode="rgb_array"``."""
-        if self.render_mode != "rgb_array":
+        """An RGB frame of the flock (agents and headings) with ``render_mode="rgb_array"``; with
+        ``"human"`` the frame is drawn in a matplotlib window (None is returned; on a machine
+        without a display matplotlib draws nowhere, and the call only paces at render_fps)."""
+        if self.render_mode is None:
             return None
         view = self.swarm.view
-        return render_frame(view.positions, view.headings, radius=self.config.radius,
-                            text=f"t={view.t}")  # fmt: skip
+        frame = render_frame(view.positions, view.headings, radius=self.config.radius,
+                             text=f"t={view.t}")  # fmt: skip
+        if self.render_mode == "rgb_array":
+            return frame
+        import matplotlib.pyplot as plt
+
+        if self._window is None:
+            plt.ion()
+            figure, axes = plt.subplots()
+            axes.set_axis_off()
+            self._window = (figure, axes.imshow(frame))
+        else:
+            self._window[1].set_data(frame)
+        plt.pause(1.0 / self.metadata["render_fps"])
+        return None
+
+    def close(self) -> None:
+        if getattr(self, "_window", None) is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._window[0])
+            self._window = None
+        super().close()
 
 
 class FSMSwarmEnv(_SwarmEnvBase):
@@ -107,7 +137,7 @@ class FSMSwarmEnv(_SwarmEnvBase):
             ``max_episode_steps``; for another length through ``gym.make`` pass both,
             ``gym.make(ID, max_steps=N, max_episode_steps=N)``).
         reward_mode, collision_reward: see :func:`swarm_gym.rewards.agent_rewards`.
-        render_mode: None or ``"rgb_array"``.
+        render_mode: None, ``"rgb_array"`` or ``"human"`` (a matplotlib window).
         config: optional :class:`SwarmConfig`; ``**options`` override its fields.
         policy, weights, heuristic_agents: as :class:`FSMSwarm`: with ``policy="heuristic"``,
             ``info["expert_action"]`` of the heuristic agents (all, a fraction, a mask) is the NN

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 try:
-    from pettingzoo import ParallelEnv
+    from pettingzoo import AECEnv, ParallelEnv
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "swarm_gym.pettingzoo_env needs pettingzoo; install it with "
@@ -27,22 +27,32 @@ class FSMSwarmParallelEnv(ParallelEnv):
     """Agents ``agent_0 .. agent_{N-1}``; each observes ``MultiBinary((2, n_s))`` (its previous and
     current visual state) and acts with ``Discrete(5)``. Rewards are the per-agent rewards of
     :class:`FSMSwarmEnv`; infos carry each agent's ``expert_action`` and ``fsm_counts``. All agents
-    are truncated together at ``max_steps``. Keyword arguments go to :class:`FSMSwarmEnv`.
+    are truncated together at ``max_cycles`` (PettingZoo's name for :class:`FSMSwarmEnv`'s
+    ``max_steps``). Other keyword arguments go to :class:`FSMSwarmEnv`; ``render_mode`` may be
+    ``"rgb_array"`` or ``"human"``. ``state()`` is described by ``state_space``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "fsm_swarm_v0",
-        "render_modes": ["rgb_array"],
+        "render_modes": ["rgb_array", "human"],
+        "render_fps": 15,
         "is_parallelizable": True,
     }
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, max_cycles: int | None = None, **kwargs: Any) -> None:
+        if max_cycles is not None:  # PettingZoo's name for the episode length
+            if "max_steps" in kwargs:
+                raise ValueError("pass max_cycles or max_steps, not both (they are the same)")
+            kwargs["max_steps"] = max_cycles
         self.env = FSMSwarmEnv(**kwargs)
         self.render_mode = self.env.render_mode
+        self.max_cycles = self.env.max_steps
         n = self.env.config.n_agents
         self.possible_agents = [f"agent_{i}" for i in range(n)]
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        # the global state of state(): positions (N, 2) and headings (N,) as (N, 3)
+        self.state_space = spaces.Box(-np.inf, np.inf, shape=(n, 3), dtype=np.float64)
 
     @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo expects
     def observation_space(self, agent: str) -> spaces.Space[Any]:
@@ -119,3 +129,23 @@ class FSMSwarmParallelEnv(ParallelEnv):
         """Global state: positions (N, 2) and headings (N,) stacked as (N, 3) float64."""
         view = self.env.swarm.view
         return np.concatenate([view.positions, view.headings[:, None]], axis=1)
+
+
+def parallel_env(**kwargs: Any) -> FSMSwarmParallelEnv:
+    """The swarm as a PettingZoo ``ParallelEnv`` (PettingZoo's module convention)."""
+    return FSMSwarmParallelEnv(**kwargs)
+
+
+def raw_env(**kwargs: Any) -> AECEnv:
+    """The swarm as a PettingZoo ``AECEnv`` (agents act in turn; the world steps once all have)."""
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    return parallel_to_aec(parallel_env(**kwargs))
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """:func:`raw_env` with PettingZoo's order-enforcing wrapper, as PettingZoo's own envs."""
+    from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+
+    aec = raw_env(**kwargs)
+    return aec if isinstance(aec, OrderEnforcingWrapper) else OrderEnforcingWrapper(aec)

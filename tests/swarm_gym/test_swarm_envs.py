@@ -166,6 +166,42 @@ def test_pettingzoo_parallel_api():
     assert set(rewards) == set(env.possible_agents) and not any(trunc.values())
 
 
+def test_pettingzoo_test_battery():
+    """PettingZoo's own tests: the parallel and AEC APIs, seeding, max_cycles, state, render."""
+    pytest.importorskip("pettingzoo")
+    pytest.importorskip("matplotlib")  # render_mode "human"
+    import functools
+    import types
+
+    from pettingzoo.test import (
+        api_test,
+        max_cycles_test,
+        parallel_api_test,
+        parallel_seed_test,
+        render_test,
+        seed_test,
+        state_test,
+    )
+
+    from swarm_gym import pettingzoo_env
+
+    small = {"n_agents": 4, "horizon": 1}
+    make_parallel = functools.partial(pettingzoo_env.parallel_env, **small)
+    make_aec = functools.partial(pettingzoo_env.env, **small)
+    parallel_api_test(make_parallel(), num_cycles=5)
+    api_test(make_aec(), num_cycles=5)
+    parallel_seed_test(make_parallel)
+    seed_test(make_aec)
+    max_cycles_test(types.SimpleNamespace(parallel_env=make_parallel, env=make_aec))
+    state_test(make_aec(), make_parallel())
+    render_test(make_aec)
+    env = make_parallel(max_cycles=3)
+    env.reset(seed=0)
+    assert env.state_space.contains(env.state()) and env.max_cycles == 3
+    with pytest.raises(ValueError, match="pass max_cycles or max_steps, not both"):
+        make_parallel(max_cycles=3, max_steps=3)
+
+
 SWARM_ASYNC_AFTER_PARENT_STEP = """
 import gymnasium as gym, numpy as np, swarm_gym
 kwargs = {"policy": "{policy}"}
