@@ -40,21 +40,22 @@ def register_env_packages() -> None:
     _registered = True
 
 
-def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
-    """Return the spec of ``env_id`` or raise ``ValueError`` naming close matches."""
+def check_env_id(env_id: str, flag: str = "--env") -> gym.envs.registration.EnvSpec:
+    """Return the spec of ``env_id`` or raise ``ValueError`` naming close matches (and ``flag``,
+    the option the ID came from)."""
     register_env_packages()
     if ":" in env_id:  # "module:ID", as gym.make takes it: the module registers ID on import
         module, env_id = env_id.split(":", 1)
         try:
             importlib.import_module(module)
         except ImportError as err:
-            raise ValueError(f"--env: cannot import {module!r} for {env_id!r}: {err}") from err
+            raise ValueError(f"{flag}: cannot import {module!r} for {env_id!r}: {err}") from err
     try:
         return gym.spec(env_id)
     except gym.error.Error as err:
         close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"--env: unknown environment ID {env_id!r}.{hint}") from err
+        raise ValueError(f"{flag}: unknown environment ID {env_id!r}.{hint}") from err
 
 
 def is_goal_space(space: spaces.Space[Any]) -> bool:

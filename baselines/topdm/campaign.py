@@ -168,7 +168,7 @@ def prepare_campaign(args: CampaignConfig) -> list[Job]:
     overrides = parse_overrides(args.overrides)
     configs = {}
     for env_id in args.envs:
-        check_env_id(env_id)
+        check_env_id(env_id, flag="--envs")
         dexterous_env(env_id).close()  # TOPDM needs the state API of a Dexterous Gym env
         configs[env_id] = make_config(args.preset, env_id, **overrides)
     jobs: list[Job] = []
@@ -560,20 +560,39 @@ def write_results(out: Path, rows: Sequence[dict[str, Any]]) -> str:
 # --- entry points ----------------------------------------------------------------------------
 
 
+def check_ray_cluster(address: str) -> None:
+    """Raise :class:`UserError` if no Ray cluster answers at ``address`` (e.g. ``auto``)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"--ray-address {address}: no Ray cluster found ({first}); start one (ray start "
+            "--head) or leave out --ray-address for a local Ray"
+        ) from None
+    ray.shutdown()
+
+
 def run_campaign(
     args: CampaignConfig, stream: Any = None, on_progress: Callable[[Progress], None] | None = None
 ) -> list[dict[str, Any]]:
     """Prepare, run on the chosen backend, and write the success table; returns its rows."""
-    jobs = prepare_campaign(args)
-    progress = Progress(jobs, args.refresh, stream=stream)
-    if on_progress is not None:
-        on_progress(progress)
     use_ray = not args.local and (args.ray_address is not None or ray_available())
     if args.ray_address is not None and not ray_available():
         raise UserError(
             f"--ray-address needs Ray (the 'distributed' extra): pip install "
             f'"dexterous-gym[distributed]"; got --ray-address {args.ray_address}'
         )
+    if args.ray_address is not None:
+        check_ray_cluster(args.ray_address)  # before the campaign folder is made
+    jobs = prepare_campaign(args)
+    progress = Progress(jobs, args.refresh, stream=stream)
+    if on_progress is not None:
+        on_progress(progress)
     try:
         if use_ray:
             run_ray(jobs, progress, args.threads, args.video, args.ray_address, args.workers, args.max_retries)  # fmt: skip

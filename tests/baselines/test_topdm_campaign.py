@@ -159,6 +159,25 @@ def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path: Path) -> None:
         assert not out.exists(), argv
 
 
+def test_the_option_is_named_and_a_missing_ray_cluster_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    for argv, says in [
+        (["--envs", "Foo-v0", "--local"], "error: --envs: unknown environment ID 'Foo-v0'"),
+        (
+            ["--envs", "EggHandOver-v0", "--ray-address", "auto"],
+            "error: --ray-address auto: no Ray cluster found",
+        ),
+    ]:
+        if "--ray-address" in argv:
+            pytest.importorskip("ray")
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        proc = subprocess.run([sys.executable, "-m", "baselines.topdm.campaign", *argv,
+                               "--preset", "smoke", "--out", str(out)],
+                              capture_output=True, text=True, env=env)  # fmt: skip
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+        assert "free disk space" not in proc.stderr and not out.exists()
+
+
 def test_resume_with_other_settings_is_refused(in_process: Path) -> None:
     with pytest.raises(ValueError, match="trajectories"):
         prepare_campaign(smoke(in_process, resume=True, trajectories=3))
