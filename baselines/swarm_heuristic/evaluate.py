@@ -258,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("discrete", "continuous"), default="discrete",
                         help="large: whose shipped heuristic flies (without --weights)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.steps <= BURN_IN and args.command not in ("large", "speed"):
+        print(f"note: --steps {args.steps} does not pass the burn-in of {BURN_IN} steps, so the "
+              "statistics (means and stds over the steps after it) are NaN; use --steps > "
+              f"{BURN_IN} for numbers", file=sys.stderr)  # fmt: skip
     if args.command == "large":
         from swarm_gym.heuristic import HeuristicPolicy
 

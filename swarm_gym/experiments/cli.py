@@ -92,6 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out.exists() and not args.out.is_dir():
         ap.error(f"--out must be a folder, got the file {args.out}")
+    # as the baselines' CLIs: a new experiment needs a new or empty folder (hidden files aside),
+    # and --resume an experiment to continue
+    contents = sorted(p.name for p in args.out.iterdir() if not p.name.startswith(".")) if args.out.is_dir() else []  # fmt: skip
+    if args.resume and args.command != "correlations":
+        ap.error(f"--resume continues a correlations experiment; {args.command} runs in one go")
+    if args.resume and not contents:
+        ap.error(f"--resume: {args.out} holds no experiment to continue; start it without --resume")
+    if not args.resume and contents:
+        shown = ", ".join(contents[:6]) + (
+            f" and {len(contents) - 6} more" if len(contents) > 6 else ""
+        )
+        ap.error(f"--out {args.out} is not empty ({shown}); choose a new or empty folder"
+                 + (" or pass --resume" if args.command == "correlations" else ""))  # fmt: skip
     if importlib.util.find_spec("matplotlib") is None:  # checked before the simulation runs
         ap.error(
             f'{args.command} draws its figures with matplotlib: pip install "dexterous-gym[plots]"'

@@ -125,7 +125,7 @@ def test_record_and_train_the_continuous_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["closure", "continuous", "continuous-heuristic"])
-def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: str) -> None:
+def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: str, capsys) -> None:  # fmt: skip
     from baselines.swarm_heuristic import evaluate
 
     fsm_dir = tmp_path / "fsm"
@@ -137,6 +137,8 @@ def test_comparison_commands_compare_with_the_fsm_runs(tmp_path: Path, command: 
     out = tmp_path / command
     argv = [command, "--out", str(out), "--steps", "3", "--gif-steps", "0", "--fsm-dir", str(fsm_dir)]  # fmt: skip
     assert evaluate.main(argv) == 0
+    # 3 steps never pass the burn-in: the NaN statistics are announced, not left silent
+    assert "does not pass the burn-in of 200 steps" in capsys.readouterr().err
     mode = evaluate.MODES[command]
     summary = json.loads((out / f"{mode.summary}_summary.json").read_text())
     assert set(summary[mode.label]) == set(summary["fsm"]) == {"0", "1", "2"}

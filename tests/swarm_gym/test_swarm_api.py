@@ -213,3 +213,40 @@ def test_registered_episode_length_is_the_truncation_step() -> None:
     swarm_gym.register_envs()
     for env_id in ("FSMSwarm-v0", "FSMFocal-v0"):
         assert gym.spec(env_id).max_episode_steps == 1000
+
+
+def test_cli_out_and_resume_agree_with_the_other_clis(tmp_path, capsys):
+    from swarm_gym.experiments import main
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("finished work")
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / ".lock").write_text("")
+    cases = [
+        (
+            ["reproduce", "--out", str(busy)],
+            f"--out {busy} is not empty (notes.txt); choose a new or empty folder",
+        ),
+        (["correlations", "--out", str(busy)], "or pass --resume"),
+        (
+            ["correlations", "--resume", "--out", str(tmp_path / "missing")],
+            "holds no experiment to continue",
+        ),
+        (
+            ["correlations", "--resume", "--out", str(tmp_path / "hidden")],
+            "holds no experiment to continue",
+        ),
+        (
+            ["steer", "--resume", "--out", str(tmp_path / "x")],
+            "--resume continues a correlations experiment",
+        ),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and len(err) == 1 and message in err[0], (argv, err)
+    assert (busy / "notes.txt").read_text() == "finished work" and not (
+        tmp_path / "missing"
+    ).exists()
