@@ -159,6 +159,13 @@ def check_state_vector(state: ArrayLike, layout: StateLayout, name: str = "state
     (TypeError for values that are not real numbers); a vector one entry short is named as a
     state saved before states ended with a model tag, with how to upgrade it."""
     expected_size = layout.size
+    dtype = getattr(state, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+        # float32 rounds the model tag (an integer near 2**30) and the physics: refuse it plainly
+        raise ValueError(
+            f"{name} must be float64, as get_state() returns it; got a {dtype} copy, which has "
+            "lost precision"
+        )
     array = real_array(state, name, f"a flat array of {expected_size} floats (from get_state())")
     if array.ndim == 1 and array.shape[0] == layout.legacy_size:
         raise ValueError(layout.legacy_message(name, array.shape))

@@ -87,6 +87,11 @@ def load_trajectory(path: str | Path) -> Trajectory:
         raise TrajectoryFileError(f"{path}: damaged or not an .npz file ({err})") from err
     _check(arrays, meta, path)
     layout = _state_layout(meta["env_id"])
+    if layout is not None and arrays["start_state"].shape not in ((layout.size,), (layout.legacy_size,)):  # fmt: skip
+        raise TrajectoryFileError(
+            f"{path}: its states have {arrays['start_state'].shape[0]} entries, but the sidecar's "
+            f"env {meta['env_id']} has states of {layout.size}: the sidecar belongs to another file"
+        )
     if layout is not None and arrays["start_state"].shape == (layout.legacy_size,):
         # written before states ended with a model tag: the sidecar names the env, whose tag is
         # appended (states of any other size are left to the env's own checks)
@@ -149,3 +154,8 @@ def _check(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
     for key in ("start_state", "actions", "rewards", "states"):
         if not np.all(np.isfinite(a[key])):
             raise TrajectoryFileError(f"{path}: {key} holds NaN or inf")
+    labels = (
+        a["success"][~np.isnan(a["success"])] if a["success"].dtype.kind == "f" else a["success"]
+    )
+    if not np.all((labels == 0) | (labels == 1)):
+        raise TrajectoryFileError(f"{path}: success must hold 0, 1 (or NaN where an env has no success), got {np.unique(labels)[:5]}")  # fmt: skip

@@ -221,7 +221,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         exactly as :meth:`set_state` restores it, and returns its observation and info. The step
         count restarts at 0, as gym.make's TimeLimit does at every reset; with
         ``"keep_step_count": True`` the episode keeps the count stored in ``s`` and the env
-        truncates it once that count reaches :attr:`max_episode_steps`, so the episode ends where
+        truncates it once that count reaches the episode length (``gym.make``'s
+        ``max_episode_steps``, else :attr:`max_episode_steps`), so the episode ends where
         the one ``s`` came from would have. ``seed`` seeds the env's random stream either way; a
         start from a state draws nothing from it.
 
@@ -238,11 +239,18 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
             self.set_state(start_state)
             if not keep_step_count:
                 self._elapsed_steps = 0
-        self._truncate_at = self.max_episode_steps if keep_step_count else None
+        self._truncate_at = self._episode_length() if keep_step_count else None
         obs = self._get_obs()
         if self.render_mode == "human":
             self.render()
         return obs, self._reset_info()
+
+    def _episode_length(self) -> int:
+        """The episode length: ``gym.make``'s ``max_episode_steps`` if it was given one (the
+        spec holds it), else the task's."""
+        spec = getattr(self, "spec", None)
+        length = getattr(spec, "max_episode_steps", None)
+        return int(length) if length else self.max_episode_steps
 
     def _parse_reset_options(
         self, options: dict[str, Any] | None

@@ -66,6 +66,17 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
                     f"{name} must have a last dimension of {size} ({layout}) for "
                     f"{self.env_label}, got shape {value.shape}"
                 )
+            if not np.all(np.isfinite(value)):
+                # a NaN distance compares False with every threshold: a NaN goal would score as
+                # a plain failure (-1 sparse) instead of being noticed
+                raise ValueError(f"{name} must be finite, got NaN or inf")
+        try:
+            np.broadcast_shapes(achieved_goal.shape[:-1], desired_goal.shape[:-1])
+        except ValueError:
+            raise ValueError(
+                f"achieved_goal and desired_goal must have broadcastable batch shapes, got "
+                f"{achieved_goal.shape} and {desired_goal.shape}"
+            ) from None
         return achieved_goal, desired_goal
 
     # --- GoalEnv API ----------------------------------------------------------------------------
