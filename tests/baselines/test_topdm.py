@@ -300,3 +300,28 @@ def test_resume_notices_a_damaged_finished_trajectory(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="finished but its file is damaged"):
         run_trajectory(ENV, config, 1, tmp_path / "a", resume=True, n_threads=1, video=False)
     assert npz.stat().st_size == 100  # nothing was overwritten
+
+
+def test_a_pen_spin_trajectory_plans_with_the_drop_penalty(tmp_path: Path) -> None:
+    config = make_config("smoke", "PenSpin-v0", drop_penalty=10.0, traj_len=3)
+    summary = run_trajectory("PenSpin-v0", config, 0, tmp_path / "t", n_threads=1, video=False,
+                             progress_bar=False)  # fmt: skip
+    traj = load_trajectory(tmp_path / "t" / "trajectory.npz")
+    assert summary["finished"] and traj.meta["config"]["drop_penalty"] == 10.0
+    # the file's rewards are the env's own reward, not the planner's penalised score
+    import gymnasium as gym
+
+    env = gym.make("PenSpin-v0").unwrapped
+    qpos = np.stack([_qpos_of(env, s) for s in traj.states[1:]])
+    qvel = np.stack([_qvel_of(env, s) for s in traj.states[1:]])
+    np.testing.assert_allclose(traj.rewards, env.evaluate(qpos, qvel, np.zeros(0)).reward)
+
+
+def _qpos_of(env, state):
+    env.set_state(state)
+    return env.data.qpos.copy()
+
+
+def _qvel_of(env, state):
+    env.set_state(state)
+    return env.data.qvel.copy()
