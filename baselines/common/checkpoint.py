@@ -344,13 +344,19 @@ def restore_pickled(path: Path, restore: Callable[[Any], object]) -> None:
         ) from None
 
 
-def resume_checkpoint(store: CheckpointStore, run_dir: Path, resume: bool) -> Checkpoint | None:
+def resume_checkpoint(
+    store: CheckpointStore, run_dir: Path, resume: bool, checkpoint_freq: int | None = None
+) -> Checkpoint | None:
     """The checkpoint a run continues from: ``None`` for a new run (or a resumed one that had not
     written a checkpoint yet), else the newest verified one of ``store``.
 
     The one resume rule of every baseline: a resumed run that has results (evaluations in
     ``metrics.csv``, ``summary.json``, a final model) but no checkpoint is refused, since starting
     it from step 0 would overwrite them; a damaged or foreign checkpoint is refused by the store.
+    One exception, so that a run stopped at or before its first checkpoint (a full disk) continues
+    as the advice it printed says: evaluations only, none after ``checkpoint_freq`` steps (the
+    first checkpoint's step), are redone from step 0, which reproduces them (the caller rewrites
+    ``metrics.csv``).
     Nothing is written before the checks.
     """
     if not resume:
@@ -363,7 +369,7 @@ def resume_checkpoint(store: CheckpointStore, run_dir: Path, resume: bool) -> Ch
     if metrics.exists():
         with open(metrics, "rb") as handle:
             lines = [line for line in handle.read().splitlines() if line.strip()]
-        if len(lines) > 1:
+        if len(lines) > 1 and not _all_before(lines[1:], checkpoint_freq):
             results.append(f"evaluations in {METRICS_FILE}")
     results += [name for name in ("summary.json", "final_model.zip") if (run_dir / name).exists()]
     if results:
@@ -373,3 +379,13 @@ def resume_checkpoint(store: CheckpointStore, run_dir: Path, resume: bool) -> Ch
             "another --out folder"
         )
     return None
+
+
+def _all_before(rows: list[bytes], checkpoint_freq: int | None) -> bool:
+    """Whether no metrics row (CSV, ``timesteps`` first) lies after the first checkpoint's step."""
+    if checkpoint_freq is None:
+        return False
+    try:
+        return all(int(float(row.split(b",", 1)[0])) <= checkpoint_freq for row in rows)
+    except ValueError:  # a damaged row: not evaluations we can vouch for
+        return False

@@ -228,7 +228,7 @@ def _train(args: HerConfig) -> dict[str, Any]:
     algo_cls = ALGO_CLASSES[h.algo]
     # the set-up: if it fails, nothing of this start is left to block the corrected rerun
     with starting_run(args.run_dir, config, args.resume, RESUME_MAY_CHANGE) as run_dir:
-        ckpt = resume_checkpoint(store, run_dir, args.resume)
+        ckpt = resume_checkpoint(store, run_dir, args.resume, args.checkpoint_freq)
         if ckpt is not None and h.normalize and not ckpt.has(VECNORM_FILE):
             raise CheckpointError(
                 f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
@@ -288,6 +288,7 @@ def _train(args: HerConfig) -> dict[str, Any]:
             if args.resume:
                 log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
                 history, sessions = [], []
+                write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
             model = build_model(args, hp, train_env)
         model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
 

@@ -226,7 +226,7 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
             write_json(run_dir / "demos.json", demo_info)
         elif demos is not None and (run_dir / "demos.json").is_file():
             check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
-        ckpt = resume_checkpoint(store, run_dir, config.resume)
+        ckpt = resume_checkpoint(store, run_dir, config.resume, hp.checkpoint_freq)
         start = ckpt.step if ckpt else 0
         if start > hp.timesteps:
             raise ValueError(f"--timesteps {hp.timesteps} is below the checkpoint's {start} steps")
@@ -253,6 +253,7 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
             if config.resume:
                 log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
                 history = []
+                write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
             if hp.normalize:
                 normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every)
             train_env = normalizer if normalizer is not None else base

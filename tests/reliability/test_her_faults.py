@@ -389,3 +389,24 @@ def test_a_crash_while_resuming_changes_nothing(her_run, tmp_path, monkeypatch) 
     with pytest.raises(RuntimeError):
         main([*her_argv(run, 200), "--resume"])
     assert snapshot(run) == before
+
+
+@fault
+def test_a_full_disk_at_the_first_checkpoint_is_no_dead_end(tmp_path, capsys, monkeypatch) -> None:
+    import baselines.common.checkpoint as checkpoint
+
+    real = checkpoint.atomic_write
+
+    def full_disk(path, writer):
+        if Path(path).name == "replay_buffer.pkl":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, writer)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(checkpoint, "atomic_write", full_disk)
+    assert main(her_argv(run)) == 2
+    assert "--resume" in error_line(capsys, HER_PROG)
+    monkeypatch.setattr(checkpoint, "atomic_write", real)  # space was freed: the advice works
+    assert main([*her_argv(run), "--resume"]) == 0
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [100]  # redone once, not duplicated
