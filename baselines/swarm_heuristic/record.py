@@ -133,6 +133,15 @@ def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path
 
 
 def record(args: RecordConfig, log: Any = print) -> Path:
+    """Record the FSM decisions of ``args`` into ``args.out`` (see the module docstring); the
+    folder is locked while this runs, so a second process on it stops at once."""
+    from baselines.common.runfolder import run_folder_lock
+
+    with run_folder_lock(args.out):
+        return _record(args, log)
+
+
+def _record(args: RecordConfig, log: Any = print) -> Path:
     """Record the runs of ``args`` that are missing from its folder; return the folder."""
     from baselines.common.runfolder import atomic_write, prepare_run_folder, write_json
 

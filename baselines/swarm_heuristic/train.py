@@ -175,6 +175,14 @@ def export(model: Any, n_sensors: int, meta: dict[str, Any]) -> dict[str, np.nda
 
 
 def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
+    """Train (see :func:`_train`) with ``cfg.out`` locked, so a second process on it stops at once."""
+    from baselines.common.runfolder import run_folder_lock
+
+    with run_folder_lock(cfg.out):
+        return _train(cfg, log)
+
+
+def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     """Load the data, train (or sweep), write the run folder; return the summary."""
     import torch
 

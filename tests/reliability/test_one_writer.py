@@ -77,3 +77,20 @@ def test_a_failed_start_leaves_no_folder_and_no_lock(tmp_path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError, match="is a file, not a folder"), run_folder_lock(tmp_path / "file"):  # fmt: skip
         pass
+
+
+@fault
+def test_swarm_heuristic_record_and_train_take_the_folder_lock(tmp_path, capsys) -> None:
+    from baselines.swarm_heuristic import record, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with folder_lock(data):
+        assert record.main(["--preset", "smoke", "--out", str(data)]) == 2
+    assert "is in use by pid" in capsys.readouterr().err
+    assert [p.name for p in data.iterdir()] == [".lock"]
+    weights = tmp_path / "net"
+    weights.mkdir()
+    with folder_lock(weights):
+        assert train.main(["--data", str(data), "--out", str(weights)]) == 2
+    assert "is in use by pid" in capsys.readouterr().err
