@@ -139,12 +139,18 @@ def timed(fn: object, repeats: int, sync: bool) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timing_parser(description: str) -> argparse.ArgumentParser:
+    """The options every PlanGAN benchmark takes: device, threads, timed iterations and plans."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5, help="timed training iterations")
     parser.add_argument("--plans", type=int, default=2, help="timed planning calls")
+    return parser
+
+
+def main() -> None:
+    parser = timing_parser(__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=512, help="layer width (paper: 512)")
     parser.add_argument("--preset", choices=("paper", "reduced"), default="paper",
                         help="ensemble and planner sizes (FetchPush): paper 3 + 3, 25 x 100; reduced (and short) 1 + 1, 5 x 20")  # fmt: skip

@@ -13,13 +13,12 @@ products (where a low fraction comes from).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 
 import numpy as np
 import torch
-from bench_plangan import ACTION, GOAL, STATE, synthetic_buffer, timed
+from bench_plangan import ACTION, GOAL, STATE, synthetic_buffer, timed, timing_parser
 from torch.utils.flop_counter import FlopCounterMode
 
 from baselines.plangan.config import PlanGANHyperparameters, preset_values
@@ -56,11 +55,7 @@ def count_flops(fn: object) -> tuple[int, Counter[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--iters", type=int, default=5, help="timed training iterations")
-    parser.add_argument("--plans", type=int, default=2, help="timed planning calls")
+    parser = timing_parser(__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true",
                         help="also print where a training iteration's time goes (torch.profiler, self CPU time by operator)")  # fmt: skip
     args = parser.parse_args()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +110,19 @@ def only_checkpoint(run: Path) -> Path:
     """The one ``step_*`` directory of a run's (or trajectory's) checkpoint store."""
     (path,) = sorted((run / "checkpoints").glob("step_*"))
     return path
+
+
+def fill_the_disk_at(monkeypatch: pytest.MonkeyPatch, file_name: str) -> Callable[[], None]:
+    """Make every checkpoint write of ``file_name`` fail as on a full disk (ENOSPC); returns the
+    function that frees the space again."""
+    import baselines.common.checkpoint as checkpoint
+
+    real = checkpoint.atomic_write
+
+    def full_disk(path: Any, writer: Any) -> None:
+        if Path(path).name == file_name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, writer)
+
+    monkeypatch.setattr(checkpoint, "atomic_write", full_disk)
+    return lambda: monkeypatch.setattr(checkpoint, "atomic_write", real)

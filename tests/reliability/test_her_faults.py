@@ -11,7 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reliability_helpers import HER_PROG, copy_run, error_line, her_argv, only_checkpoint, snapshot
+from reliability_helpers import (
+    HER_PROG,
+    copy_run,
+    error_line,
+    fill_the_disk_at,
+    her_argv,
+    only_checkpoint,
+    snapshot,
+)
 
 pytest.importorskip("stable_baselines3")
 
@@ -393,20 +401,11 @@ def test_a_crash_while_resuming_changes_nothing(her_run, tmp_path, monkeypatch) 
 
 @fault
 def test_a_full_disk_at_the_first_checkpoint_is_no_dead_end(tmp_path, capsys, monkeypatch) -> None:
-    import baselines.common.checkpoint as checkpoint
-
-    real = checkpoint.atomic_write
-
-    def full_disk(path, writer):
-        if Path(path).name == "replay_buffer.pkl":
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, writer)
-
     run = tmp_path / "run"
-    monkeypatch.setattr(checkpoint, "atomic_write", full_disk)
+    free_the_disk = fill_the_disk_at(monkeypatch, "replay_buffer.pkl")
     assert main(her_argv(run)) == 2
     assert "--resume" in error_line(capsys, HER_PROG)
-    monkeypatch.setattr(checkpoint, "atomic_write", real)  # space was freed: the advice works
+    free_the_disk()  # the advice works
     assert main([*her_argv(run), "--resume"]) == 0
     rows = (run / "metrics.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == [100]  # redone once, not duplicated

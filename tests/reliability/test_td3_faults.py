@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reliability_helpers import TD3_PROG, copy_run, error_line, only_checkpoint, snapshot, td3_argv
+from reliability_helpers import (
+    TD3_PROG,
+    copy_run,
+    error_line,
+    fill_the_disk_at,
+    only_checkpoint,
+    snapshot,
+    td3_argv,
+)
 
 pytest.importorskip("stable_baselines3")
 
@@ -144,23 +152,12 @@ def test_bad_options_exit_2_and_leave_no_folder(tmp_path, capsys, flag, value) -
 def test_a_full_disk_at_the_first_checkpoint_is_no_dead_end(tmp_path, capsys, monkeypatch) -> None:
     """The advice printed ("continue with --resume") works: the run continues from step 0 and
     ends exactly as an uninterrupted one."""
-    import errno
-
-    import baselines.common.checkpoint as checkpoint
-
-    real = checkpoint.atomic_write
-
-    def full_disk(path, writer):
-        if Path(path).name == "replay_buffer.pkl":
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, writer)
-
     run = tmp_path / "run"
-    monkeypatch.setattr(checkpoint, "atomic_write", full_disk)
+    free_the_disk = fill_the_disk_at(monkeypatch, "replay_buffer.pkl")
     assert main(td3_argv(run)) == 2
     assert "continue with --resume" in error_line(capsys, TD3_PROG)
     assert not list((run / "checkpoints").glob("step_*"))  # stopped before its first checkpoint
-    monkeypatch.setattr(checkpoint, "atomic_write", real)  # space was freed
+    free_the_disk()
     assert main([*td3_argv(run), "--resume"]) == 0
     reference = tmp_path / "reference"
     assert main(td3_argv(reference)) == 0
