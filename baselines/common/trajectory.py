@@ -67,7 +67,8 @@ def load_trajectory(path: str | Path) -> Trajectory:
 
     States of a file written before states ended with a model tag (one entry short for the
     sidecar's ``env_id``) come back in the current layout, that env's tag appended
-    (``state_layout.upgrade``). Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
+    (``state_layout.upgrade``); states of another size than the sidecar's env's are refused.
+    Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
     """
     path = Path(path).with_suffix(".npz")
     sidecar = path.with_suffix(".json")
@@ -94,7 +95,7 @@ def load_trajectory(path: str | Path) -> Trajectory:
         )
     if layout is not None and arrays["start_state"].shape == (layout.legacy_size,):
         # written before states ended with a model tag: the sidecar names the env, whose tag is
-        # appended (states of any other size are left to the env's own checks)
+        # appended (states of any other size were refused above)
         arrays["start_state"] = layout.upgrade(arrays["start_state"])
         arrays["states"] = layout.upgrade(arrays["states"])
     return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta)

@@ -44,6 +44,7 @@ from baselines.topdm.config import (
     iterations_at,
     make_config,
     parse_overrides,
+    planner_name,
     simulated_steps,
 )
 
@@ -489,7 +490,7 @@ def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict
         rows.append(
             {
                 "env_id": env_id,
-                "planner": "mppi" if env_jobs[0].mppi else "topdm",
+                "planner": planner_name(env_jobs[0].mppi),
                 "finished": len(summaries),
                 "trajectories": len(env_jobs),
                 "successes": k if has_success else None,

@@ -206,3 +206,8 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
             ) from None
         overrides[key] = value
     return overrides
+
+
+def planner_name(mppi: bool) -> str:
+    """The planner's name in files and tables: ``"mppi"`` or ``"topdm"``."""
+    return "mppi" if mppi else "topdm"

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.topdm.config import planner_name
+
 
 def read_trajectory(folder: Path) -> dict[str, Any]:
     """One trajectory's per-step rewards and success, its budget and whether it finished."""
@@ -44,7 +46,7 @@ def read_trajectory(folder: Path) -> dict[str, Any]:
     hits = np.flatnonzero(success == 1.0)
     return {
         "folder": str(folder),
-        "planner": "mppi" if run_config.get("mppi") else "topdm",
+        "planner": planner_name(bool(run_config.get("mppi"))),
         "seed": run_config["seed"] + int(folder.name.split("_")[-1]),
         "steps": len(rewards),
         "traj_len": run_config["planner_config"]["traj_len"],
@@ -144,7 +146,7 @@ def plot_campaigns(campaigns: Sequence[Path], path: Path) -> None:
     labelled = []
     for folder in map(Path, campaigns):
         settings = json.loads((folder / CAMPAIGN_FILE).read_text())
-        label = ("MPPI" if settings["mppi"] else "TOPDM") + "".join(f", {o}" for o in settings["overrides"])  # fmt: skip
+        label = planner_name(settings["mppi"]).upper() + "".join(f", {o}" for o in settings["overrides"])  # fmt: skip
         labelled.append((label, folder, settings["envs"]))
     envs = list(dict.fromkeys(env for _, _, names in labelled for env in names))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(envs)), 3.8))

@@ -31,7 +31,7 @@ from baselines.common.runfolder import folder_lock, read_json, write_json
 from baselines.common.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 from baselines.common.video import caption
 from baselines.common.video import write_video as write_frames
-from baselines.topdm.config import TopdmConfig, iterations_at
+from baselines.topdm.config import TopdmConfig, iterations_at, planner_name
 from baselines.topdm.planner import MppiPlanner, TopdmPlanner
 from dexterous_gym.envs import DexterousMujocoEnv
 from dexterous_gym.rollout import BatchedRollout
@@ -257,8 +257,8 @@ def _run_trajectory(
     summary_path = out_dir / SUMMARY_FILE
     identity = trajectory_identity(env_id, config, seed, mppi)
     store = CheckpointStore(out_dir / CHECKPOINT_DIR, identity)
-    planner_name = "mppi" if mppi else "topdm"
-    expected = {"env_id": env_id, "seed": seed, "planner": planner_name, "config": config.to_dict()}
+    kind = planner_name(mppi)
+    expected = {"env_id": env_id, "seed": seed, "planner": kind, "config": config.to_dict()}
     saved = None
     if resume:
         cache: list[dict[str, Any] | None] = []
@@ -357,7 +357,7 @@ def _run_trajectory(
         "goal": env.state_layout.split(ckpt["states"][0]).goal.tolist(),
         "seed": seed,
         "config": config.to_dict(),
-        "planner": planner_name,
+        "planner": kind,
     }
     if (out_dir / TRAJECTORY_FILE).exists():  # on resume, checked intact: it must be this one
         kept = load_trajectory(out_dir / TRAJECTORY_FILE)
@@ -428,13 +428,13 @@ def check_resume(
 ) -> None:
     """The checks ``--resume`` makes on every trajectory folder, before anything is written:
     raises :class:`CheckpointError` naming the first damaged, foreign or inconsistent file."""
-    planner_name = "mppi" if mppi else "topdm"
+    kind = planner_name(mppi)
     for i in range(n_trajectories):
         folder = out / f"traj_{i:03d}"
         if not folder.exists():
             continue
         identity = trajectory_identity(env_id, config, seed + i, mppi)
-        expected = {"env_id": env_id, "seed": seed + i, "planner": planner_name, "config": config.to_dict()}  # fmt: skip
+        expected = {"env_id": env_id, "seed": seed + i, "planner": kind, "config": config.to_dict()}  # fmt: skip
         cache: list[dict[str, Any] | None] = []
 
         def progress(folder: Path = folder, identity: RunIdentity = identity, cache: list[Any] = cache) -> dict[str, Any] | None:  # fmt: skip
@@ -468,7 +468,7 @@ def run(
     finals = [r["success_final"] for r in results if r.get("success_final") is not None]
     summary = {
         "env_id": env_id,
-        "planner": "mppi" if mppi else "topdm",
+        "planner": planner_name(mppi),
         "n_trajectories": n_trajectories,
         "success_rate_final": float(np.mean(finals)) if finals else None,
         "mean_return": float(np.mean([r["return"] for r in results])),
