@@ -55,3 +55,15 @@ def test_dexterous_gym_commands_run_as_shown(command: str, tmp_path: Path) -> No
     if "rollout" in argv:
         out = tmp_path / argv[argv.index("--out") + 1]
         assert out.stat().st_size > 0
+
+
+def test_swarm_example_runs_as_shown(tmp_path: Path) -> None:
+    block = next(b for b in _python_blocks() if "FSMSwarm(n_agents=50" in b)
+    script = (
+        block + '\nassert sw.metrics()["order_parameter"] > 0.9\nassert obs.shape == (50, 2, 40)\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=_clean_env(), capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
