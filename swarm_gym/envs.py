@@ -32,6 +32,15 @@ def _check_common(max_steps: Any, render_mode: Any, modes: list[str]) -> None:
         raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
 
 
+def _check_no_options(options: Any) -> None:
+    if options:
+        keys = sorted(options) if isinstance(options, dict) else options
+        raise ValueError(
+            f"options: the swarm envs take no reset options, got {keys!r} (the start comes from "
+            "the seed; FSMSwarm.set_state restores a saved swarm)"
+        )
+
+
 class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
     """Shared state handling of the two environments."""
 
@@ -184,7 +193,9 @@ class FSMSwarmEnv(_SwarmEnvBase):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode: initial state from ``seed`` (see :meth:`FSMSwarm.reset`)."""
+        """Start a new episode: initial state from ``seed`` (see :meth:`FSMSwarm.reset`). The
+        swarm takes no reset options: any are refused (ValueError) rather than ignored."""
+        _check_no_options(options)
         super().reset(seed=seed)
         self.swarm.reset(rng=self.np_random)
         self._prev_bits = None
@@ -284,7 +295,8 @@ class FSMFocalEnv(_SwarmEnvBase):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a new episode."""
+        """Start a new episode (no reset options: any are refused rather than ignored)."""
+        _check_no_options(options)
         super().reset(seed=seed)
         self.swarm.reset(rng=self.np_random)
         self._prev_bits = None

@@ -81,8 +81,11 @@ class FSMSwarmParallelEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        """Reset the shared world; returns (observations, infos) dicts."""
-        obs, info = self.env.reset(seed=seed, options=options)
+        """Reset the shared world; returns (observations, infos) dicts. ``options`` are accepted
+        and unused, as PettingZoo's API test requires of every env (the Gymnasium swarm envs
+        refuse them instead)."""
+        del options
+        obs, info = self.env.reset(seed=seed)
         self.agents = list(self.possible_agents)
         return self._split(obs, info)
 
@@ -95,7 +98,13 @@ class FSMSwarmParallelEnv(ParallelEnv):
         dict[str, bool],
         dict[str, dict[str, Any]],
     ]:
-        """One synchronous step; ``actions`` must hold a move for every live agent."""
+        """One synchronous step; ``actions`` must hold a move for every live agent and nothing
+        else (ValueError naming the agents otherwise, as for a step before :meth:`reset`)."""
+        if not self.agents:
+            raise ValueError("step() needs a live episode: call reset() first (and after the agents are done)")  # fmt: skip
+        unknown = sorted(set(actions) - set(self.agents), key=str)
+        if unknown:
+            raise ValueError(f"actions holds agents that are not live: {unknown[:5]}; the live agents are agent_0 .. agent_{len(self.possible_agents) - 1}")  # fmt: skip
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"actions must contain every live agent; missing {missing[:5]}")

@@ -60,3 +60,33 @@ def test_large_flock_search_in_blocks_equals_one_call(monkeypatch: pytest.Monkey
     blocked = decision.score_moves(swarm.config, pos, th)
     for a, b in zip(whole[:3], blocked[:3], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.bad_input
+def test_pettingzoo_refuses_a_step_before_reset_and_agents_that_are_not_live() -> None:
+    pytest.importorskip("pettingzoo")
+    import swarm_gym
+
+    env = swarm_gym.parallel_env(n_agents=4, horizon=1)
+    moves = {f"agent_{i}": 3 for i in range(4)}
+    with pytest.raises(ValueError, match=r"step\(\) needs a live episode: call reset\(\) first"):
+        env.step(moves)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions holds agents that are not live: \['agent_9'\]"):
+        env.step({**moves, "agent_9": 1})
+    env.step(moves)  # the refused steps changed nothing
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("env_id", ["FSMSwarm-v0", "FSMFocal-v0"])
+def test_swarm_envs_refuse_reset_options_instead_of_ignoring_them(env_id) -> None:
+    import gymnasium as gym
+
+    import swarm_gym  # noqa: F401
+
+    env = gym.make(env_id, n_agents=4, horizon=1)
+    with pytest.raises(
+        ValueError, match=r"options: the swarm envs take no reset options, got \['state'\]"
+    ):
+        env.reset(options={"state": [0.0]})
+    env.reset(seed=0, options={})  # empty options are fine

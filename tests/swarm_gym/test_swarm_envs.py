@@ -96,7 +96,7 @@ def test_bad_env_parameters():
     with pytest.raises(ValueError, match="others_policy"):
         FSMFocalEnv(others_policy="nn")
     with pytest.raises(ValueError, match="render_mode"):
-        FSMSwarmEnv(render_mode="human")
+        FSMSwarmEnv(render_mode="ansi")
 
 
 @pytest.mark.parametrize("mode", ["normalized", "regret", "empowerment_next"])
