@@ -65,6 +65,10 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
                 'pip install "dexterous-gym[plots]" (or use render_mode="rgb_array")'
             )
         self._window: Any = None
+        options = dict(options)
+        allow_large = options.pop("allow_large", False)  # FSMSwarm's, not a config field
+        if not isinstance(allow_large, bool | np.bool_):
+            raise ValueError(f"allow_large must be True or False, got {allow_large!r}")
         self.config = as_config(config, n_agents=n_agents, horizon=horizon, **options)
         validate_reward_mode(reward_mode, self.config)
         if not np.isfinite(collision_reward):
@@ -73,7 +77,7 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
         self.reward_mode = reward_mode
         self.collision_reward = float(collision_reward)
         self.render_mode = render_mode
-        self.swarm = FSMSwarm(config=self.config, seed=0, **(swarm_policy or {}))
+        self.swarm = FSMSwarm(config=self.config, seed=0, allow_large=bool(allow_large), **(swarm_policy or {}))  # fmt: skip
         self.swarm.score_all = True  # the rewards need every agent's counts
         self.swarm.collect_reachable = reward_mode == "empowerment_next"
         self._prev_bits: np.ndarray | None = None

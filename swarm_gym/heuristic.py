@@ -334,6 +334,12 @@ def resolve_policy(policy: Any, weights: str | Path | None, n_sensors: int,
     if pol.n_sensors != n_sensors:
         raise ValueError(f"the heuristic's weights are for n_sensors={pol.n_sensors}, but the "
                          f"swarm has n_sensors={n_sensors}")  # fmt: skip
+    trained_on = pol.meta.get("model", "discrete")  # weights written before the tag: discrete
+    if trained_on != model:
+        raise ValueError(
+            f"the heuristic's weights were trained on the {trained_on} FSM model, but the swarm "
+            f"runs the {model} model; pass weights of the {model} model (or none: the shipped ones)"
+        )
     return pol
 
 

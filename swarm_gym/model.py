@@ -133,6 +133,8 @@ class FSMSwarm:
         ``rng`` (e.g. a Gymnasium env's ``np_random``) replaces ``default_rng(seed)``.
         """
         cfg = self.config
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):  # fmt: skip
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         n = cfg.n_agents
         pos = self.rng.uniform(0.0, cfg.box, size=(n, 2))
@@ -392,6 +394,8 @@ class FSMSwarm:
         Returns arrays ``positions`` (T+1, N, 2), ``headings`` (T+1, N), ``speeds`` (T+1, N) and
         ``actions`` (T, N), where index 0 is the state before the first step.
         """
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
         n = self.config.n_agents
         pos = np.empty((n_steps + 1, n, 2))
         th = np.empty((n_steps + 1, n))

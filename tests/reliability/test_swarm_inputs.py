@@ -90,3 +90,29 @@ def test_swarm_envs_refuse_reset_options_instead_of_ignoring_them(env_id) -> Non
     ):
         env.reset(options={"state": [0.0]})
     env.reset(seed=0, options={})  # empty options are fine
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("value", [-1, 2.5, "x", True])
+def test_run_and_seed_name_their_argument(value) -> None:
+    from swarm_gym import FSMSwarm
+
+    swarm = FSMSwarm(8, 1, seed=0)
+    with pytest.raises(ValueError, match=r"n_steps must be an integer >= 0"):
+        swarm.run(value)
+    if value != 2.5 and value != "x":
+        with pytest.raises(ValueError, match=r"seed must be an integer >= 0 or None"):
+            FSMSwarm(8, 1, seed=-3 if value == -1 else value)
+
+
+@pytest.mark.bad_input
+def test_the_swarm_env_takes_the_allow_large_its_error_recommends() -> None:
+    import gymnasium as gym
+
+    import swarm_gym  # noqa: F401
+
+    with pytest.raises(ValueError, match="pass allow_large=True to run it"):
+        gym.make("FSMSwarm-v0", n_agents=6000, horizon=1)
+    assert gym.make("FSMSwarm-v0", n_agents=6000, horizon=1, allow_large=True).unwrapped.config.n_agents == 6000  # fmt: skip
+    with pytest.raises(ValueError, match="allow_large must be True or False, got 'yes'"):
+        gym.make("FSMSwarm-v0", n_agents=4, horizon=1, allow_large="yes")

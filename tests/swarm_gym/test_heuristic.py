@@ -82,8 +82,11 @@ def test_a_continuous_swarm_flies_the_continuous_heuristic_by_default() -> None:
         by_default["actions"],
         FSMSwarm(12, 2, seed=3, model="continuous", policy=explicit).run(8)["actions"],
     )
-    discrete = FSMSwarm(12, 2, seed=3, model="continuous", policy=HeuristicPolicy.load())
-    assert not np.array_equal(by_default["actions"], discrete.run(8)["actions"])
+    # the other model's weights are refused, as files or as policy objects
+    with pytest.raises(ValueError, match="trained on the discrete FSM model, but the swarm runs the continuous model"):  # fmt: skip
+        FSMSwarm(12, 2, seed=3, model="continuous", policy=HeuristicPolicy.load())
+    with pytest.raises(ValueError, match="trained on the continuous FSM model, but the swarm runs the discrete model"):  # fmt: skip
+        FSMSwarm(12, 2, seed=3, policy=explicit)
 
 
 def _write(path: Path, arrays: dict[str, Any]) -> Path:
