@@ -75,12 +75,16 @@ def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
 def algorithm_label(config: dict[str, object]) -> str:
     """The curve label of a run: its config's ``algorithm`` (e.g. ``"TD3+demos"``), else derived.
 
-    HER run folders name the learner in ``algo`` (``"ddpg"`` -> ``"DDPG+HER"``).
+    HER run folders name the learner in ``algo`` (``"ddpg"`` -> ``"DDPG+HER"``) and, other than
+    the default ``single``, their preset (``"DDPG+HER (plappert)"``).
     """
     if config.get("algorithm"):
         return str(config["algorithm"])
     algo = str(config.get("algo", config.get("runner", "?")))
-    return f"{algo.upper()}+HER" if config.get("runner") == "baselines.her" else algo
+    if config.get("runner") != "baselines.her":
+        return algo
+    preset = config.get("preset")
+    return f"{algo.upper()}+HER" + (f" ({preset})" if preset and preset != "single" else "")
 
 
 def load_run(path: str | Path) -> RunCurve:
