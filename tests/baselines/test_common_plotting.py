@@ -120,3 +120,13 @@ def test_reference_points_are_drawn_and_checked(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     ((xs, ys, marker), _label) = next(d for d in drawn if d[1] == "paper")
     assert (xs, ys, marker) == ((100.0, 200.0), (0.2, 0.8), "o")
+
+
+def test_her_runs_are_labelled_by_learner_and_non_default_preset():
+    from baselines.common.plotting import algorithm_label
+
+    her = {"runner": "baselines.her", "algo": "ddpg"}
+    assert algorithm_label(her) == "DDPG+HER"
+    assert algorithm_label({**her, "preset": "single"}) == "DDPG+HER"
+    assert algorithm_label({**her, "preset": "plappert"}) == "DDPG+HER (plappert)"
+    assert algorithm_label({"algorithm": "TD3+demos", "preset": "paper"}) == "TD3+demos"
