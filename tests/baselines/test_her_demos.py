@@ -6,14 +6,12 @@ import json
 import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
 import dexterous_gym  # noqa: F401
-from baselines.common.trajectory import save_trajectory
 from baselines.her.__main__ import main
 
 ENV = "EggHandOverSparse-v0"
@@ -104,13 +102,8 @@ def test_demo_argument_errors(tmp_path: Path, demo_dir: Path, extra, message, ca
     assert not out.exists()
 
 
-def test_demos_of_another_env_are_refused(tmp_path: Path, capsys) -> None:
-    folder = tmp_path / "pen_demos"
-    folder.mkdir()
-    arrays = {"start_state": np.zeros(3), "actions": np.zeros((1, 20)), "rewards": np.zeros(1),
-              "success": np.zeros(1), "states": np.zeros((2, 3))}  # fmt: skip
-    meta = {"env_id": "PenSpin-v0", "goal": [], "seed": 0, "config": {}, "planner": "random"}
-    save_trajectory(folder / "pen.npz", arrays, meta)
+def test_demos_of_another_env_are_refused(tmp_path: Path, capsys, random_demos) -> None:
+    folder = random_demos(tmp_path / "pen_demos", "PenSpin-v0", 1, 2)
     out = tmp_path / "run"
     assert main(["--env", ENV, "--timesteps", "100", "--out", str(out), "--demos", str(folder)]) == 2  # fmt: skip
     assert "is a trajectory of PenSpin-v0, not of EggHandOverSparse-v0" in capsys.readouterr().err

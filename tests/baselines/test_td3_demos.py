@@ -136,7 +136,7 @@ def test_normaliser_statistics_follow_the_her_rule() -> None:
     np.testing.assert_allclose(sums.std, np.sqrt(np.maximum(var, 0.01**2)))
 
 
-def test_bad_demo_folders_fail_before_training(tmp_path: Path, demo_dir: Path, capsys) -> None:
+def test_bad_demo_folders_fail_before_training(tmp_path: Path, demo_dir: Path, capsys, random_demos) -> None:  # fmt: skip
     out = tmp_path / "run"
     args = ["--preset", "smoke", "--out", str(out), "--no-video", "--no-progress"]
     assert main([*args, "--demos", str(tmp_path / "nope")]) == 2
@@ -144,12 +144,18 @@ def test_bad_demo_folders_fail_before_training(tmp_path: Path, demo_dir: Path, c
     (tmp_path / "empty").mkdir()
     assert main([*args, "--demos", str(tmp_path / "empty")]) == 2
     assert "holds no trajectory files" in capsys.readouterr().err
-    other = tmp_path / "other"
-    shutil.copytree(demo_dir, other)
-    meta = json.loads((other / "demo_0.json").read_text())
-    (other / "demo_0.json").write_text(json.dumps({**meta, "env_id": "EggHandOver-v0"}))
+    other = random_demos(tmp_path / "other", "EggHandOver-v0", 1, 2)
     assert main([*args, "--demos", str(other)]) == 2
     assert "is a trajectory of EggHandOver-v0, not of PenSpin-v0" in capsys.readouterr().err
+    relabelled = tmp_path / "relabelled"  # a sidecar naming another env than its arrays'
+    shutil.copytree(demo_dir, relabelled)
+    meta = json.loads((relabelled / "demo_0.json").read_text())
+    (relabelled / "demo_0.json").write_text(json.dumps({**meta, "env_id": "EggHandOver-v0"}))
+    assert main([*args, "--demos", str(relabelled)]) == 2
+    assert (
+        "demo_0.npz: its states have 349 entries, but the sidecar's env EggHandOver-v0 has states of 628"
+        in capsys.readouterr().err
+    )
     damaged = tmp_path / "damaged"
     shutil.copytree(demo_dir, damaged)
     (damaged / "demo_1.npz").write_bytes(b"garbage")
