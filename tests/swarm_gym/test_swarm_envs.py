@@ -178,6 +178,7 @@ def test_pettingzoo_test_battery():
         max_cycles_test,
         parallel_api_test,
         parallel_seed_test,
+        performance_benchmark,
         render_test,
         seed_test,
         state_test,
@@ -195,6 +196,7 @@ def test_pettingzoo_test_battery():
     max_cycles_test(types.SimpleNamespace(parallel_env=make_parallel, env=make_aec))
     state_test(make_aec(), make_parallel())
     render_test(make_aec)
+    performance_benchmark(make_aec())  # steps for about 5 s and prints the rate
     env = make_parallel(max_cycles=3)
     env.reset(seed=0)
     assert env.state_space.contains(env.state()) and env.max_cycles == 3
