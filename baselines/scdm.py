@@ -26,8 +26,8 @@ import hashlib
 import io
 import pickle
 import struct
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,6 @@ class ScdmTrajectory:
     goal: np.ndarray  # (goal_size,), flat (object 1, then object 2); empty without a goal
     observations: np.ndarray | None = None  # (T, obs) for the demonstrations
     dropped_steps: int = 0  # stored steps with no following state (demos: the last one)
-    notes: list[str] = field(default_factory=list)
 
 
 def _float_array(value: Any, name: str, path: Path, ndim: int | None = None) -> np.ndarray:
@@ -270,15 +269,6 @@ def _natural_key(stem: str) -> tuple[str, int]:
     return (head, int(tail)) if tail.isdigit() else (stem, -1)
 
 
-def iter_tasks(files: list[Path]) -> Iterator[tuple[str, list[Path]]]:
-    """``files`` grouped by their folder, in order."""
-    groups: dict[Path, list[Path]] = {}
-    for f in files:
-        groups.setdefault(f.parent, []).append(f)
-    for folder, members in groups.items():
-        yield folder.name, members
-
-
 # --- our states, and how far the original's agree with our envs ----------------------------------
 
 # Documented tolerances of the verification. The reward and success labels are recomputed from
@@ -310,6 +300,7 @@ class Verification:
     one_step_errors: np.ndarray  # (L,): max |qpos error| over hand and object joints
     divergence: dict[int, float]  # steps -> object position error (m) of the open-loop replay
     observation_max_error: float | None  # demonstrations: stored observations vs ours
+    reward_tolerance: float  # REWARD_TOLERANCE, or REWARD_TOLERANCE_PEN_SPIN without success
     problems: list[str]
 
     @property
@@ -334,14 +325,10 @@ class Verification:
             "open_loop_object_error_m": {str(k): v for k, v in self.divergence.items()},
             "observation_max_error": self.observation_max_error,
             "tolerances": {
-                "reward": _reward_tolerance(self),
+                "reward": self.reward_tolerance,
                 "one_step_error_p90": ONE_STEP_P90_TOLERANCE,
             },
         }
-
-
-def _reward_tolerance(v: Verification) -> float:
-    return REWARD_TOLERANCE if v.success_steps_agreeing is not None else REWARD_TOLERANCE_PEN_SPIN
 
 
 def _free_joint_addresses(model: Any, targets: bool) -> list[int]:
@@ -446,7 +433,7 @@ def verify(env: Any, traj: ScdmTrajectory, states: np.ndarray) -> Verification:
         success_steps_agreeing=agreeing,
         success_final_stored=final_stored, success_final_ours=final_ours,
         one_step_errors=one_step, divergence=divergence,
-        observation_max_error=observation_error, problems=problems,
+        observation_max_error=observation_error, reward_tolerance=tolerance, problems=problems,
     )  # fmt: skip
 
 
@@ -490,11 +477,14 @@ def import_file(path: Path, out: Path, env_cache: dict[tuple[str, str], Any]) ->
         return ImportedFile(path, traj.task, env_id, None, None, f"skipped {path}: {dest} exists already (not overwritten)")  # fmt: skip
     register_env_packages()
     kwargs = env_kwargs_for(traj.task)
-    key = (env_id, repr(sorted(kwargs.items())))
-    if key not in env_cache:
-        env_cache[key] = gym.make(env_id, **kwargs).unwrapped
-        env_cache[(env_id, "[]")] = env_cache.get((env_id, "[]")) or gym.make(env_id).unwrapped
-    env, plain_env = env_cache[key], env_cache[(env_id, "[]")]
+
+    def cached_env(env_kwargs: dict[str, Any]) -> Any:
+        key = (env_id, repr(sorted(env_kwargs.items())))
+        if key not in env_cache:
+            env_cache[key] = gym.make(env_id, **env_kwargs).unwrapped
+        return env_cache[key]
+
+    env, plain_env = cached_env(kwargs), cached_env({})
     states = scdm_states(env, traj)
     check = verify(env, traj, states)
     # the file's rewards and success are the env's own (its default arguments) on the stored

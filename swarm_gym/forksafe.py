@@ -23,6 +23,7 @@ from typing import Any
 import numba
 
 _used_openmp = False  # a parallel kernel ran in this process under the OpenMP layer
+_layer_known = False  # numba's threading layer has been looked up (once, after the first call)
 _forked_after_openmp = False  # this process was forked from one where that had happened
 
 
@@ -43,15 +44,15 @@ class ForkSafeKernel:
         functools.update_wrapper(self, parallel.py_func)
 
     def __call__(self, *args: Any) -> Any:
-        global _used_openmp
+        global _used_openmp, _layer_known
         if _forked_after_openmp:
             if self._serial is None:
                 options = {k: v for k, v in self.parallel.targetoptions.items() if k not in ("parallel", "cache", "nopython")}  # fmt: skip
                 self._serial = numba.njit(**options)(self.parallel.py_func)
             return self._serial(*args)
         result = self.parallel(*args)
-        if not _used_openmp:
-            _used_openmp = numba.threading_layer() == "omp"
+        if not _layer_known:  # the layer is chosen at the first parallel call, then fixed
+            _used_openmp, _layer_known = numba.threading_layer() == "omp", True
         return result
 
 

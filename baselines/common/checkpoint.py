@@ -369,7 +369,7 @@ def resume_checkpoint(
     if metrics.exists():
         with open(metrics, "rb") as handle:
             lines = [line for line in handle.read().splitlines() if line.strip()]
-        if len(lines) > 1 and not _all_before(lines[1:], checkpoint_freq):
+        if len(lines) > 1 and not _none_after_first_checkpoint(lines[1:], checkpoint_freq):
             results.append(f"evaluations in {METRICS_FILE}")
     results += [name for name in ("summary.json", "final_model.zip") if (run_dir / name).exists()]
     if results:
@@ -381,7 +381,7 @@ def resume_checkpoint(
     return None
 
 
-def _all_before(rows: list[bytes], checkpoint_freq: int | None) -> bool:
+def _none_after_first_checkpoint(rows: list[bytes], checkpoint_freq: int | None) -> bool:
     """Whether no metrics row (CSV, ``timesteps`` first) lies after the first checkpoint's step."""
     if checkpoint_freq is None:
         return False
