@@ -14,6 +14,7 @@ import functools
 import hashlib
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from baselines.common.trajectory import (
 from baselines.td3_demos.wrappers import DemoStates, demo_states_from_trajectories
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "demos"
+# The height below which the original PenSpin reward charged -10 per pen end (until July 2020):
+# a pen end below it has left the hand. The authors' own demonstrations keep both ends above it.
+PEN_DROP_HEIGHT = 0.12
 
 
 class DemoFolderError(ValueError):
@@ -157,6 +161,84 @@ def mean_return(trajectories: list[Trajectory]) -> float:
     return float(np.mean([t.rewards.sum() for t in trajectories]))
 
 
+@dataclass(frozen=True)
+class DemoSummary:
+    """What one demonstration does under the env's own reward (``describe_demos``)."""
+
+    name: str  # the file, relative to the folder it was found in
+    seed: int | None
+    steps: int  # actions in the file
+    total_return: float  # the stored rewards' sum (the env's reward)
+    lowest_end_z: float | None  # PenSpin: the lowest pen end over all states (m); else None
+    pen_lost_at: int | None  # PenSpin: first state index with a pen end below PEN_DROP_HEIGHT
+
+    @property
+    def return_per_step(self) -> float:
+        return self.total_return / max(self.steps, 1)
+
+
+def describe_demos(source: str | Path, env_id: str) -> list[DemoSummary]:
+    """Return, length and (for PenSpin) where the pen leaves the hand, of every demonstration in
+    ``source`` (a folder, checked by :func:`load_demos`, or one trajectory file). The pen-end
+    heights come from the env's own ``evaluate`` of the stored states (its ``z_bottom`` and
+    ``z_top`` terms), so they need no replay."""
+    import gymnasium as gym
+
+    from baselines.common.envs import register_env_packages
+    from dexterous_gym.simulation import state_slices
+
+    source = Path(source)
+    if source.is_dir():
+        pairs = list(zip(trajectory_files(source), load_demos(source, env_id), strict=True))
+        names = [path.relative_to(source).as_posix() for path, _ in pairs]
+    else:
+        pairs = [(source, load_trajectory(source))]
+        names = [source.name]
+    register_env_packages()
+    env = gym.make(env_id).unwrapped
+    evaluate, layout = getattr(env, "evaluate", None), getattr(env, "state_layout", None)
+    summaries = []
+    for name, (_, traj) in zip(names, pairs, strict=True):
+        lowest = lost = None
+        if evaluate is not None and layout is not None:
+            parts = layout.split(traj.states)
+            slices = state_slices(env.model)  # type: ignore[attr-defined]  # a MuJoCo env (has evaluate)
+            terms = evaluate(parts.physics[:, slices["qpos"]], parts.physics[:, slices["qvel"]], parts.goal).terms  # fmt: skip
+            if "z_bottom" in terms and "z_top" in terms:
+                ends = np.minimum(terms["z_bottom"], terms["z_top"])
+                lowest = float(ends.min())
+                below = np.flatnonzero(ends < PEN_DROP_HEIGHT)
+                lost = int(below[0]) if below.size else None
+        seed = traj.meta.get("seed")
+        summaries.append(
+            DemoSummary(
+                name=name,
+                seed=int(seed) if isinstance(seed, int) else None,
+                steps=len(traj.actions),
+                total_return=float(traj.rewards.sum()),
+                lowest_end_z=lowest,
+                pen_lost_at=lost,
+            )
+        )
+    env.close()
+    return summaries
+
+
+def summaries_table(summaries: list[DemoSummary]) -> str:
+    """A Markdown table of :func:`describe_demos`' results, one row per demonstration."""
+    rows = [
+        "| demonstration | steps | return | per step | lowest pen end (m) | first pen end below z = 0.12 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        lowest = "n/a" if s.lowest_end_z is None else f"{s.lowest_end_z:.4f}"
+        lost = "n/a" if s.lowest_end_z is None else ("never" if s.pen_lost_at is None else str(s.pen_lost_at))  # fmt: skip
+        rows.append(f"| {s.name} | {s.steps} | {s.total_return:.2f} | {s.return_per_step:.2f} | {lowest} | {lost} |")  # fmt: skip
+    mean = float(np.mean([s.total_return for s in summaries])) if summaries else float("nan")
+    rows.append(f"| **mean of {len(summaries)}** | | **{mean:.2f}** | | | |")
+    return "\n".join(rows)
+
+
 def pack_demos(sources: list[Path], dest: Path, env_id: str) -> list[Path]:
     """Copy the trajectories of ``sources`` (files or folders) into ``dest`` as compressed files
     named ``<planner>_seed<S>.npz``; refuses to overwrite a file that is already there."""
@@ -176,24 +258,37 @@ def pack_demos(sources: list[Path], dest: Path, env_id: str) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m baselines.td3_demos.demos SRC... --env ID --out DIR``: pack demonstrations."""
+    """``python -m baselines.td3_demos.demos SRC... --env ID (--out DIR | --describe)``: pack
+    demonstrations into a demo folder, or describe them (a Markdown table on stdout)."""
     import argparse
 
     parser = argparse.ArgumentParser(
         prog="python -m baselines.td3_demos.demos",
-        description="Copy TOPDM trajectories (files or run folders) into a demo folder, compressed.",
+        description="Copy TOPDM trajectories (files or run folders) into a demo folder, compressed; "
+        "or describe them: return, length and, for PenSpin, the step at which the pen is lost.",
     )
     parser.add_argument("sources", nargs="+", type=Path, help="trajectory files or run folders")
     parser.add_argument("--env", required=True, help="env ID the demonstrations are for (required)")
-    parser.add_argument("--out", required=True, type=Path, help="demo folder to write (required)")
+    parser.add_argument("--out", type=Path, help="demo folder to write")
+    parser.add_argument(
+        "--describe",
+        action="store_true",
+        help="print a table of the demonstrations (of --out after packing, else of the sources)",
+    )
     args = parser.parse_args(argv)
+    if args.out is None and not args.describe:
+        parser.error("give --out DIR (pack the demonstrations), --describe, or both")
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        paths = pack_demos(args.sources, args.out, args.env)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            for path in pack_demos(args.sources, args.out, args.env):
+                print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+        if args.describe:
+            for source in [args.out] if args.out is not None else args.sources:
+                print(f"\n{source}:\n")
+                print(summaries_table(describe_demos(source, args.env)))
     except (DemoFolderError, TrajectoryFileError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    for path in paths:
-        print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
     return 0
 
 
