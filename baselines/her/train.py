@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from baselines.common.checkpoint import (
     Checkpoint,
     CheckpointError,
+    Writer,
     pickle_writer,
     restore_pickled,
 )
@@ -83,20 +85,20 @@ def make_envs(
     )  # fmt: skip
 
 
-def obs_wrappers(args: HerConfig) -> tuple[Wrapper, ...]:
+def obs_wrappers(config: HerConfig) -> tuple[Wrapper, ...]:
     """The observation clip of the plappert preset (before the normaliser), or nothing."""
-    bound = args.hyperparameters().obs_clip
+    bound = config.hyperparameters().obs_clip
     return (functools.partial(ClipObservation, bound=bound),) if bound is not None else ()
 
 
-def eval_wrappers(args: HerConfig) -> tuple[Wrapper, ...]:
+def eval_wrappers(config: HerConfig) -> tuple[Wrapper, ...]:
     """HER+demos acts on previous-action observations; plain HER on the env's own."""
-    coupling = (functools.partial(PrevActionWrapper, beta=args.beta),) if args.demos else ()
-    return obs_wrappers(args) + coupling
+    coupling = (functools.partial(PrevActionWrapper, beta=config.beta),) if config.demos else ()
+    return obs_wrappers(config) + coupling
 
 
 def make_segment_envs(
-    args: HerConfig, demos: DemoStates, seed: int, episode_steps: int
+    config: HerConfig, demos: DemoStates, seed: int, episode_steps: int
 ) -> DummyVecEnv:
     """HER+demos' training envs: one demo-state segment env per env (its three inner envs are
     seeded ``seed + 3 i``, ``+ 1``, ``+ 2``). Segments end with ``truncated``, so each is one
@@ -104,12 +106,12 @@ def make_segment_envs(
 
     def factory(i: int) -> Any:
         return lambda: make_segment_env(
-            args.env, demos, seed=seed + 3 * i, beta=args.beta, segment_steps=args.segment_steps,
-            episode_steps=episode_steps, p_demo=args.p_demo, p_reset=args.p_reset,
-            decay=args.decay,
+            config.env, demos, seed=seed + 3 * i, beta=config.beta, segment_steps=config.segment_steps,
+            episode_steps=episode_steps, p_demo=config.p_demo, p_reset=config.p_reset,
+            decay=config.decay,
         )  # fmt: skip
 
-    return DummyVecEnv([factory(i) for i in range(args.hyperparameters().n_envs)])
+    return DummyVecEnv([factory(i) for i in range(config.hyperparameters().n_envs)])
 
 
 def restore_schedulers(base: VecEnv, path: Path) -> None:
@@ -124,7 +126,7 @@ def restore_schedulers(base: VecEnv, path: Path) -> None:
     restore_pickled(path, restore)
 
 
-def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
+def build_model(config: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAlgorithm:
     """A fresh SB3 model with a HerReplayBuffer and the resolved hyperparameters."""
     kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
     kwargs["train_freq"] = tuple(kwargs["train_freq"])
@@ -135,12 +137,12 @@ def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAl
         kwargs["action_noise"] = NormalActionNoise(
             np.zeros(n_actions), hp["action_noise_sigma"] * np.ones(n_actions)
         )
-    return ALGO_CLASSES[args.hyperparameters().algo](
+    return ALGO_CLASSES[config.hyperparameters().algo](
         PenalisedMultiInputPolicy if penalised else "MultiInputPolicy",
         env,
         replay_buffer_class=HerReplayBuffer,
-        seed=args.seed,
-        device=args.device,
+        seed=config.seed,
+        device=config.device,
         verbose=0,
         **kwargs,
     )
@@ -149,19 +151,19 @@ def build_model(args: HerConfig, hp: dict[str, Any], env: VecEnv) -> OffPolicyAl
 def save_final_artefacts(
     run_dir: Path,
     model: OffPolicyAlgorithm,
-    args: HerConfig,
+    config: HerConfig,
     vecnorm: VecNormalize | None,
 ) -> Path | None:
     """``final_model.zip`` (+ normaliser) and a video of one deterministic evaluation episode."""
     atomic_write(run_dir / "final_model.zip", model.save)
     if vecnorm is not None:
         atomic_write(run_dir / "final_vecnormalize.pkl", lambda h: pickle.dump(vecnorm, h))
-    if not args.video:
+    if not config.video:
         return None
 
     def video_env() -> Any:
-        env = make_goal_env(args.env, render_mode="rgb_array")
-        for wrap in eval_wrappers(args):
+        env = make_goal_env(config.env, render_mode="rgb_array")
+        for wrap in eval_wrappers(config):
             env = wrap(env)
         return env
 
@@ -170,30 +172,30 @@ def save_final_artefacts(
         model,
         vecnorm,
         run_dir / "videos" / "eval_episode",
-        seed=args.seed + EVAL_SEED_OFFSET,
+        seed=config.seed + EVAL_SEED_OFFSET,
     )
 
 
-def load_demo_states(args: HerConfig) -> tuple[DemoStates | None, dict[str, Any]]:
+def load_demo_states(config: HerConfig) -> tuple[DemoStates | None, dict[str, Any]]:
     """HER+demos: the demo start points of ``--demos`` and what the run records about them (a bad
     folder fails here, before the run folder is touched); plain HER: ``None`` and nothing."""
-    if not args.demos:
+    if not config.demos:
         return None, {}
-    trajectories = [t for folder in args.demos for t in load_demos(folder, args.env)]
+    trajectories = [t for folder in config.demos for t in load_demos(folder, config.env)]
     record = {
-        **demos_record(Path(args.demos[0]), trajectories),
-        "demos": [demo_label(folder) for folder in args.demos],
+        **demos_record(Path(config.demos[0]), trajectories),
+        "demos": [demo_label(folder) for folder in config.demos],
         "successes": int(sum(bool(t.success[-1]) for t in trajectories)),
     }
-    return demo_states(trajectories, args.env), record
+    return demo_states(trajectories, config.env), record
 
 
-def record_inputs(run_dir: Path, args: HerConfig, hp: dict[str, Any], demo_info: dict[str, Any]) -> None:  # fmt: skip
+def record_inputs(run_dir: Path, config: HerConfig, hp: dict[str, Any], demo_info: dict[str, Any]) -> None:  # fmt: skip
     """A new run writes ``hyperparameters.json`` (and ``demos.json``); a resumed one keeps the
     hyperparameters saved in its checkpoint and checks that its demos are the same."""
-    if not args.resume:
-        algo = args.hyperparameters().algo
-        write_json(run_dir / "hyperparameters.json", {"algo": algo, "preset": args.preset, **hp})
+    if not config.resume:
+        algo = config.hyperparameters().algo
+        write_json(run_dir / "hyperparameters.json", {"algo": algo, "preset": config.preset, **hp})
         if demo_info:
             write_json(run_dir / "demos.json", demo_info)
     elif demo_info and (run_dir / "demos.json").is_file():
@@ -201,7 +203,7 @@ def record_inputs(run_dir: Path, args: HerConfig, hp: dict[str, Any], demo_info:
 
 
 def make_train_envs(
-    args: HerConfig,
+    config: HerConfig,
     demos: DemoStates | None,
     ckpt: Checkpoint | None,
     seed: int,
@@ -210,19 +212,19 @@ def make_train_envs(
     """The training envs (``base``), what the model trains on (``base`` or its normaliser) and the
     normaliser, restored from ``ckpt`` when resuming: HER+demos' segment envs (with their
     schedulers) or the goal env itself."""
-    normalize = args.hyperparameters().normalize
+    normalize = config.hyperparameters().normalize
     if ckpt is not None and normalize and not ckpt.has(VECNORM_FILE):
         raise CheckpointError(
             f"{ckpt.path / VECNORM_FILE}: missing; resuming with fresh normaliser statistics "
             "would change the run (restore the file, or start a new run in another --out folder)"
         )
     if demos is not None:
-        base: VecEnv = make_segment_envs(args, demos, seed, episode_steps)
+        base: VecEnv = make_segment_envs(config, demos, seed, episode_steps)
         if ckpt is not None:
             restore_schedulers(base, ckpt.file(SCHEDULER_FILE))
     else:
-        n_envs = args.hyperparameters().n_envs
-        base, _ = make_envs(args.env, n_envs, seed, normalize=False, training=True, wrappers=obs_wrappers(args))  # fmt: skip
+        n_envs = config.hyperparameters().n_envs
+        base, _ = make_envs(config.env, n_envs, seed, normalize=False, training=True, wrappers=obs_wrappers(config))  # fmt: skip
     if not normalize:
         return base, base, None
     if ckpt is not None:
@@ -248,87 +250,111 @@ class SessionLog:
         return {"sessions": self.sessions, "target_timesteps": self.target}
 
 
-def run(args: HerConfig) -> dict[str, Any]:
-    """Train (or resume) one HER run as described by ``args``; returns the summary.
-
-    The run folder is locked for the whole run: a second process on it stops at once.
-    """
-    with run_folder_lock(args.run_dir):
-        return _train(args)
+def scheduler_files(base: VecEnv) -> dict[str, Writer]:
+    """HER+demos' checkpoint file of every training env's segment scheduler."""
+    return {SCHEDULER_FILE: pickle_writer(lambda: base.env_method("snapshot"))}
 
 
-def _train(args: HerConfig) -> dict[str, Any]:
-    """The run itself (see :func:`run`)."""
-    check_device(args.device)
-    configure_torch(args.threads)
-    # everything the user can get wrong is checked before the run folder is touched
-    episode_steps = episode_length(args.env)
-    make_goal_env(args.env).close()  # a goal env (HER needs compute_reward)
-    hp = resolve_hyperparameters(args, episode_steps)
-    h = args.hyperparameters()
-    demos, demo_info = load_demo_states(args)
-    config = {**args.resolved_dict(), "runner": "baselines.her", "episode_steps": episode_steps}
-    run = SB3Run(
-        args.run_dir, config, seed=args.seed, resume=args.resume,
-        resume_may_change=RESUME_MAY_CHANGE, timesteps=args.timesteps,
-        checkpoint_freq=args.checkpoint_freq, verbose=args.verbose, log=log,
-    )  # fmt: skip
-    with run.setting_up() as ckpt:
-        record_inputs(run.run_dir, args, hp, demo_info)
-        env_seed = args.seed + run.start  # each session its own seeds: a resume replays no goals
-        set_random_seed(env_seed)
-        base, train_env, vecnorm = make_train_envs(args, demos, ckpt, env_seed, episode_steps)
-        eval_env, _ = make_envs(
-            args.env, 1, args.seed + EVAL_SEED_OFFSET, h.normalize, training=False,
-            wrappers=eval_wrappers(args),
-        )  # fmt: skip
-        if ckpt is not None:
-            model = restore_model(ALGO_CLASSES[h.algo], ckpt, train_env, device=args.device)
-            model.set_random_seed(env_seed)
-        else:
-            model = build_model(args, hp, train_env)
-        run.attach(model)
-
-    sessions = SessionLog(run, args.timesteps)
-    run.evaluate_with(eval_env, freq=args.eval_freq, episodes=args.eval_episodes, seed=args.seed + EVAL_SEED_OFFSET)  # fmt: skip
-    run.checkpoint_with(
-        vecnormalize=vecnorm, extra_state=sessions.state,
-        extra_files=(lambda: {SCHEDULER_FILE: pickle_writer(lambda: base.env_method("snapshot"))}) if demos is not None else None,
-    )  # fmt: skip
+def progress_postfix(segment_envs: VecEnv | None) -> Callable[[dict[str, Any]], dict[str, str]]:
+    """What the progress bar shows after each evaluation: both success rates (and HER+demos'
+    current probability of a demo-state segment)."""
 
     def postfix(last: dict[str, Any]) -> dict[str, str]:
         fields = {k: f"{last[k]:.2f}" for k in ("success_final", "success_any")}
-        if demos is not None:
-            fields["p_demo"] = f"{base.env_method('probabilities')[0]['demo']:.3f}"
+        if segment_envs is not None:
+            fields["p_demo"] = f"{segment_envs.env_method('probabilities')[0]['demo']:.3f}"
         return fields
 
+    return postfix
+
+
+def describe(
+    config: HerConfig,
+    hp: dict[str, Any],
+    episode_steps: int,
+    demo_info: dict[str, Any],
+    run: SB3Run,
+) -> str:
+    """The line a session starts with."""
+    h = config.hyperparameters()
     segments = (
         f", demo-state segments from {demo_info['n_trajectories']} trajectories (p_demo "
-        f"{args.p_demo}, p_reset {args.p_reset}, beta {args.beta})" if demos is not None else ""
+        f"{config.p_demo}, p_reset {config.p_reset}, beta {config.beta})" if demo_info else ""
     )  # fmt: skip
-    log(
-        f"{h.algo.upper()}+HER ({args.preset}) on {args.env}: steps {run.start} -> {args.timesteps}, "
-        f"T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={h.n_envs}{segments}, out={run.run_dir}",
-        args.verbose,
+    return (
+        f"{h.algo.upper()}+HER ({config.preset}) on {config.env}: steps {run.start} -> "
+        f"{config.timesteps}, T={episode_steps}, gamma={hp['gamma']:.4f}, n_envs={h.n_envs}"
+        f"{segments}, out={run.run_dir}"
+    )
+
+
+def run(config: HerConfig) -> dict[str, Any]:
+    """Train (or resume) one HER run as described by ``config``; returns the summary.
+
+    The run folder is locked for the whole run: a second process on it stops at once.
+    """
+    with run_folder_lock(config.run_dir):
+        return _train(config)
+
+
+def _train(config: HerConfig) -> dict[str, Any]:
+    """The run itself (see :func:`run`)."""
+    check_device(config.device)
+    configure_torch(config.threads)
+    # everything the user can get wrong is checked before the run folder is touched
+    episode_steps = episode_length(config.env)
+    make_goal_env(config.env).close()  # a goal env (HER needs compute_reward)
+    hp = resolve_hyperparameters(config, episode_steps)
+    h = config.hyperparameters()
+    demos, demo_info = load_demo_states(config)
+    run_config = {
+        **config.resolved_dict(),
+        "runner": "baselines.her",
+        "episode_steps": episode_steps,
+    }
+    run = SB3Run(
+        config.run_dir, run_config, seed=config.seed, resume=config.resume,
+        resume_may_change=RESUME_MAY_CHANGE, timesteps=config.timesteps,
+        checkpoint_freq=config.checkpoint_freq, verbose=config.verbose, log=log,
     )  # fmt: skip
-    run.learn(log_interval=10, progress=args.progress, postfix=postfix)
-    video = save_final_artefacts(run.run_dir, model, args, vecnorm)
-    summary = summarise(run, args, sessions, demo_info, video)
+    with run.setting_up() as ckpt:
+        record_inputs(run.run_dir, config, hp, demo_info)
+        env_seed = config.seed + run.start  # each session its own seeds: a resume replays no goals
+        set_random_seed(env_seed)
+        base, train_env, vecnorm = make_train_envs(config, demos, ckpt, env_seed, episode_steps)
+        eval_env, _ = make_envs(
+            config.env, 1, config.seed + EVAL_SEED_OFFSET, h.normalize, training=False,
+            wrappers=eval_wrappers(config),
+        )  # fmt: skip
+        if ckpt is not None:
+            model = restore_model(ALGO_CLASSES[h.algo], ckpt, train_env, device=config.device)
+            model.set_random_seed(env_seed)
+        else:
+            model = build_model(config, hp, train_env)
+        run.attach(model)
+
+    sessions = SessionLog(run, config.timesteps)
+    run.evaluate_with(eval_env, freq=config.eval_freq, episodes=config.eval_episodes, seed=config.seed + EVAL_SEED_OFFSET)  # fmt: skip
+    segment_envs = base if demos is not None else None
+    run.checkpoint_with(
+        vecnormalize=vecnorm, extra_state=sessions.state,
+        extra_files=(lambda: scheduler_files(base)) if segment_envs is not None else None,
+    )  # fmt: skip
+    log(describe(config, hp, episode_steps, demo_info, run), config.verbose)
+    run.learn(log_interval=10, progress=config.progress, postfix=progress_postfix(segment_envs))
+    video = save_final_artefacts(run.run_dir, model, config, vecnorm)
+    summary = summarise(run, config, sessions, demo_info, video)
     run.write_summary(summary)
     train_env.close()
     eval_env.close()
     final = summary["final_eval"] or {}
-    log(
-        f"done: {model.num_timesteps} steps, success_final={final.get('success_final')}, "
-        f"success_any={final.get('success_any')}, wall {summary['wall_time_s']} s",
-        args.verbose,
-    )
+    log(f"done: {model.num_timesteps} steps, success_final={final.get('success_final')}, success_any={final.get('success_any')}, wall {summary['wall_time_s']} s", config.verbose)  # fmt: skip
     return summary
 
 
 def summarise(
     run: SB3Run,
-    args: HerConfig,
+    config: HerConfig,
     sessions: SessionLog,
     demo_info: dict[str, Any],
     video: Path | None,
@@ -337,10 +363,10 @@ def summarise(
     history = run.history
     steps_per_s = run.steps_per_s()
     return {
-        "env": args.env,
-        "algo": args.hyperparameters().algo,
-        "preset": args.preset,
-        "seed": args.seed,
+        "env": config.env,
+        "algo": config.hyperparameters().algo,
+        "preset": config.preset,
+        "seed": config.seed,
         "demos": demo_info or None,
         "num_timesteps": int(run.model.num_timesteps),
         "final_eval": history[-1] if history else None,

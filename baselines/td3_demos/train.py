@@ -26,7 +26,7 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from baselines.common.checkpoint import Checkpoint, pickle_writer, restore_pickled
+from baselines.common.checkpoint import Checkpoint, Writer, pickle_writer, restore_pickled
 from baselines.common.cli import config_to_dict
 from baselines.common.envs import check_env_id, make_env
 from baselines.common.runfolder import atomic_write, read_json, run_folder_lock, write_json
@@ -171,6 +171,24 @@ class SchedulerLog(BaseCallback):
         self.logger.record("segments/p_reset", probs["reset"])
 
 
+def record_demos(run_dir: Path, config: Td3DemosConfig, demo_info: dict[str, Any]) -> None:
+    """A new run writes ``demos.json``; a resumed one checks that its demos are the same."""
+    if not config.resume:
+        write_json(run_dir / "demos.json", demo_info)
+    elif not config.no_demos and (run_dir / "demos.json").is_file():
+        check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
+
+
+def td3_files(base: VecEnv, model: TD3) -> dict[str, Writer]:
+    """The checkpoint files beside SB3's: the segment scheduler (with every env's simulator
+    state) and every random stream."""
+    snapshot = base.env_method("snapshot")[0]
+    return {
+        SCHEDULER_FILE: pickle_writer(lambda: snapshot),
+        RNG_FILE: pickle_writer(lambda: _random_streams(model)),
+    }
+
+
 def run(config: Td3DemosConfig) -> dict[str, Any]:
     """Train (or resume) one TD3+demos run; returns the summary.
 
@@ -219,10 +237,7 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
         checkpoint_freq=hp.checkpoint_freq, verbose=config.verbose, log=log,
     )  # fmt: skip
     with run.setting_up() as ckpt:
-        if not config.resume:
-            write_json(run.run_dir / "demos.json", demo_info)
-        elif demos is not None and (run.run_dir / "demos.json").is_file():
-            check_same_demos(read_json(run.run_dir / "demos.json", expect=dict), demo_info, run.run_dir)  # fmt: skip
+        record_demos(run.run_dir, config, demo_info)
         set_random_seed(config.seed)
         base = make_train_env(config.env, hp, demos, config.seed)
         eval_venv = DummyVecEnv([lambda: make_eval_env(config.env, hp)])
@@ -235,15 +250,8 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
             eval_env = RunningObsNormalizer(eval_venv, recompute_every=hp.recompute_every, training=False)  # fmt: skip
         run.attach(model)
 
-    def extra_files() -> dict[str, Any]:
-        snapshot = base.env_method("snapshot")[0]
-        return {
-            SCHEDULER_FILE: pickle_writer(lambda: snapshot),
-            RNG_FILE: pickle_writer(lambda: _random_streams(model)),
-        }
-
     run.evaluate_with(eval_env, freq=hp.eval_freq, episodes=hp.eval_episodes, seed=config.seed + EVAL_SEED_OFFSET)  # fmt: skip
-    run.checkpoint_with(vecnormalize=normalizer, extra_files=extra_files)
+    run.checkpoint_with(vecnormalize=normalizer, extra_files=lambda: td3_files(base, model))
     scheduler_log = SchedulerLog(base)
     log(
         f"{config.algorithm} on {config.env}: steps {run.start} -> {hp.timesteps}, beta {hp.beta}, "
@@ -258,12 +266,24 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
         },
     )  # fmt: skip
     video = save_final_artefacts(run.run_dir, model, config, hp, normalizer)
+    summary = summarise(run, config, demo_info, video)
+    run.write_summary(summary)
+    log(f"done: {model.num_timesteps} steps, eval return {summary['final_eval_return']:.1f}, wall {summary['wall_time_s']} s", config.verbose)  # fmt: skip
+    (normalizer if normalizer is not None else base).close()
+    eval_env.close()
+    return summary
+
+
+def summarise(
+    run: SB3Run, config: Td3DemosConfig, demo_info: dict[str, Any], video: Path | None
+) -> dict[str, Any]:
+    """What ``summary.json`` holds about a finished session."""
     returns = [r["mean_return"] for r in run.history]
-    summary = {
+    return {
         "env": config.env,
         "algorithm": config.algorithm,
         "seed": config.seed,
-        "num_timesteps": int(model.num_timesteps),
+        "num_timesteps": int(run.model.num_timesteps),
         "final_eval_return": returns[-1],
         "best_eval_return": max(returns),
         "demos_mean_return": demo_info.get("mean_return"),
@@ -271,8 +291,3 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
         "session_steps_per_s": run.steps_per_s(),
         "video": str(video.relative_to(run.run_dir)) if video else None,
     }
-    run.write_summary(summary)
-    log(f"done: {model.num_timesteps} steps, eval return {returns[-1]:.1f}, wall {summary['wall_time_s']} s", config.verbose)  # fmt: skip
-    (normalizer if normalizer is not None else base).close()
-    eval_env.close()
-    return summary
