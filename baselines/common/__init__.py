@@ -4,6 +4,7 @@
 * :mod:`~baselines.common.runfolder`  run folders, config/versions JSON, the metrics schema, atomic writes
 * :mod:`~baselines.common.checkpoint` crash-safe checkpoints for any algorithm: checksums, run identity
 * :mod:`~baselines.common.sb3`        what a Stable-Baselines3 checkpoint holds, and restoring it
+* :mod:`~baselines.common.sb3_run`    one SB3 run in a run folder: the runners' resume skeleton
 * :mod:`~baselines.common.callbacks`  evaluation, checkpoint and progress-bar callbacks for SB3
 * :mod:`~baselines.common.evaluation` deterministic evaluation (SB3's evaluate_policy): final-step and any-step success
 * :mod:`~baselines.common.envs`       checking env IDs, ``make_env`` with wrappers, vectorised envs

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
+from tqdm import tqdm
 
 from baselines.common.checkpoint import CheckpointStore
 from baselines.common.evaluation import evaluate_goal_policy
@@ -204,8 +205,6 @@ class TqdmCallback(BaseCallback):
         self._shown_eval: int | None = None
 
     def _on_training_start(self) -> None:
-        from tqdm import tqdm
-
         # In a log file (nohup) redraw rarely; on a terminal, smoothly.
         self.pbar = tqdm(
             total=self.total,

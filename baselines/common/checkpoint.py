@@ -46,7 +46,6 @@ from baselines.common.runfolder import METRICS_FILE, atomic_write, write_json
 CHECKPOINT_DIR = "checkpoints"
 LATEST_FILE = "latest.json"
 MANIFEST_FILE = "manifest.json"
-LEGACY_STATE_FILE = "state.json"  # checkpoints written before manifests existed
 PARTIAL_PREFIX = ".partial-"  # a checkpoint being written: .partial-<pid>-step_<step>
 MANIFEST_VERSION = 1
 
@@ -97,10 +96,6 @@ class Checkpoint:
     step: int
     state: dict[str, Any]
     files: tuple[str, ...]
-
-    @property
-    def num_timesteps(self) -> int:
-        return self.step
 
     def file(self, name: str) -> Path:
         """The path of one of the checkpoint's files; ``CheckpointError`` if it has none such."""
@@ -185,8 +180,9 @@ class CheckpointStore:
                 shutil.rmtree(path, ignore_errors=True)
 
     def _owned(self, path: Path) -> bool:
-        """Whether ``path`` is a checkpoint this store may prune: of this run, or without identity
-        (written before manifests, or left incomplete by the code before the store's renames)."""
+        """Whether ``path`` is a checkpoint this store may prune: of this run, or without a manifest
+        (the store renames a checkpoint into place only after its manifest is written, so such a
+        directory was damaged by hand and holds nothing that can be resumed)."""
         manifest = path / MANIFEST_FILE
         if not manifest.exists():
             return True
@@ -197,8 +193,7 @@ class CheckpointStore:
         return bool(identity == self.identity.as_dict())
 
     def _point_to(self, name: str, step: int) -> None:
-        # "num_timesteps" is what readers of run folders written before the store look for
-        write_json(self.root / LATEST_FILE, {"checkpoint": name, "step": step, "num_timesteps": step})  # fmt: skip
+        write_json(self.root / LATEST_FILE, {"checkpoint": name, "step": step})
 
     def _prune(self, keep_name: str) -> None:
         """Remove this run's checkpoint directories older than ``keep_name`` beyond ``keep``
@@ -267,8 +262,6 @@ class CheckpointStore:
             )
         manifest_path = path / MANIFEST_FILE
         if not manifest_path.exists():
-            if (path / LEGACY_STATE_FILE).exists():
-                return self._legacy(path)
             raise CheckpointError(f"{manifest_path}: missing, the checkpoint is incomplete")
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -305,16 +298,6 @@ class CheckpointStore:
                     "start a new run in another --out folder"
                 )
         return Checkpoint(path=path, step=step, state=state, files=tuple(files))
-
-    def _legacy(self, path: Path) -> Checkpoint:
-        """A checkpoint written before manifests: no checksums or identity to verify."""
-        try:
-            state = json.loads((path / LEGACY_STATE_FILE).read_text())
-            step = int(state["num_timesteps"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{path / LEGACY_STATE_FILE}: damaged ({err})") from None
-        files = tuple(sorted(p.name for p in path.iterdir() if p.is_file()))
-        return Checkpoint(path=path, step=step, state=state, files=files)
 
 
 def pickle_writer(make: Callable[[], Any]) -> Callable[[Any], None]:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+import importlib.util
 import math
 import sys
 import types
@@ -34,6 +36,8 @@ import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+from baselines.common.runtime import configure_rendering
 
 ConfigT = TypeVar("ConfigT")
 
@@ -269,8 +273,6 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
 
 def require_extra(module: str, extra: str, prog: str) -> None:
     """Raise :class:`UserError` naming the extra to install if ``module`` cannot be imported."""
-    import importlib.util
-
     if importlib.util.find_spec(module) is None:
         raise UserError(
             f"{prog} needs the '{extra}' extra ({module} is not installed): "
@@ -318,16 +320,13 @@ def algorithm_main(
     after ``needs`` is found, so a missing extra is one line naming it rather than an
     ``ImportError``. A config with ``verbose >= 2`` gets tracebacks instead of one-line errors.
     """
-    import importlib
-
-    from baselines.common.runtime import configure_rendering
-
     configure_rendering()  # before MuJoCo is imported
     config = parse(argv)
 
     def body() -> int:
         require_extra(needs, "baselines", prog)
-        import dexterous_gym  # noqa: F401  (registers the IDs)
+        # registers the IDs; imported only now, as it loads MuJoCo: after configure_rendering()
+        import dexterous_gym  # noqa: F401
 
         module, function = runner.split(":")
         getattr(importlib.import_module(module), function)(config)

@@ -28,6 +28,7 @@ def register_env_packages() -> None:
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # imported when first needed, with its import-time warnings silenced; it loads MuJoCo
         import gymnasium_robotics
 
         gym.register_envs(gymnasium_robotics)
@@ -139,6 +140,7 @@ def make_vec_envs(
     mean/std, observations clipped to +-5, epsilon 1e-4 (about baselines' norm_eps 0.01 on the
     standard deviation), rewards untouched. Needs Stable-Baselines3 (the baselines extra).
     """
+    # Stable-Baselines3 (the baselines extra) only here: make_env serves runners without it
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -157,7 +159,7 @@ def make_vec_envs(
 def normalize_observations(venv: Any, training: bool, norm_obs_keys: Sequence[str] | None = None) -> Any:  # fmt: skip
     """The HER papers' observation normaliser over ``venv``: running mean/std, clipped to +-5,
     epsilon 1e-4, rewards untouched (a ``VecNormalize``; ``norm_obs_keys``: the Dict entries)."""
-    from stable_baselines3.common.vec_env import VecNormalize
+    from stable_baselines3.common.vec_env import VecNormalize  # as in make_vec_envs
 
     return VecNormalize(
         venv,

@@ -154,7 +154,7 @@ def collect_versions() -> dict[str, Any]:
     """Versions of python, the key packages, torch's build and the git commit."""
     info: dict[str, Any] = {**environment_versions(_PACKAGES), "git": git_commit()}
     try:
-        import torch
+        import torch  # optional here: run folders of runners without torch record none
 
         info["torch"] = {
             "version": torch.__version__,

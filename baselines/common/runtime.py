@@ -12,6 +12,7 @@ def configure_rendering() -> None:
     Must run before ``mujoco`` (or an env package importing it) is imported for rendering to work;
     see :func:`dexterous_gym.startup.configure_headless_rendering`.
     """
+    # imported when called: importing dexterous_gym loads Gymnasium and registers every env
     from dexterous_gym.startup import configure_headless_rendering
 
     configure_headless_rendering()
@@ -23,14 +24,14 @@ def configure_torch(num_threads: int = 1) -> None:
     Small MLP updates gain nothing from several threads and lose a lot to contention: one thread
     was about 5x faster than the default on a 2-core machine.
     """
-    import torch
+    import torch  # heavy: imported when a run starts (the CLIs parse their options without it)
 
     torch.set_num_threads(max(1, int(num_threads)))
 
 
 def check_device(device: str) -> None:
     """Raise ``ValueError`` naming ``--device`` unless torch can use it (before any run files)."""
-    import torch
+    import torch  # heavy: imported when a run starts (the CLIs parse their options without it)
 
     if device == "auto":
         return

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.common.runfolder import write_json
 from dexterous_gym.video import caption, check_video_path, write_video
 
 __all__ = [
@@ -68,8 +69,6 @@ def record_policy_video(
     None) normalises observations as in training. Rendering is optional: any failure is a warning
     and ``None``, so a finished run is never lost over a missing GL backend.
     """
-    from baselines.common.runfolder import write_json
-
     try:
         env = make_env()
     except Exception as err:

@@ -239,14 +239,16 @@ def parse_args(argv: Sequence[str] | None = None) -> HerConfig:
     )
 
 
-def resolve_hyperparameters(args: HerConfig, episode_steps: int) -> dict[str, Any]:
-    """The concrete SB3 settings for ``args`` on an env whose episodes last ``episode_steps``."""
-    h = args.hyperparameters()
+def resolve_hyperparameters(config: HerConfig, episode_steps: int) -> dict[str, Any]:
+    """The concrete SB3 settings for ``config`` on an env whose episodes last ``episode_steps``."""
+    h = config.hyperparameters()
     gamma = h.gamma if h.gamma is not None else 1.0 - 1.0 / episode_steps
-    buffer_size = args.buffer_size if args.buffer_size is not None else min(10**6, args.timesteps)
+    buffer_size = (
+        config.buffer_size if config.buffer_size is not None else min(10**6, config.timesteps)
+    )
     # A HER buffer can only sample finished episodes, so wait for one episode per env.
     learning_starts = (
-        args.learning_starts if args.learning_starts is not None else episode_steps * h.n_envs
+        config.learning_starts if config.learning_starts is not None else episode_steps * h.n_envs
     )
     policy_delay = 2 if h.algo == "td3" else 1
     train_steps = h.train_steps if h.train_steps is not None else h.train_episodes * episode_steps

@@ -159,6 +159,8 @@ class PlanGANConfig:
     verbose: Literal[0, 1, 2] = option(1, help="2: tracebacks")
 
     def hyperparameters(self) -> PlanGANHyperparameters:
+        # imported here: the CLI parses its options before rendering is set up, and the envs
+        # module registers Gymnasium envs when imported
         from baselines.plangan.envs import env_kind
 
         return PlanGANHyperparameters(**preset_values(self.preset, env_kind(self.env)))

@@ -41,7 +41,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.logger import Logger
+from tqdm import tqdm
 
+from baselines.common.callbacks import WallClock
 from baselines.common.checkpoint import (
     CHECKPOINT_DIR,
     Checkpoint,
@@ -52,6 +55,7 @@ from baselines.common.checkpoint import (
 )
 from baselines.common.cli import config_to_dict
 from baselines.common.envs import make_env
+from baselines.common.logger import make_logger
 from baselines.common.runfolder import (
     METRICS_FIELDS,
     METRICS_FILE,
@@ -96,7 +100,7 @@ def episode_seed(seed: int, episode: int) -> int:
 
 
 @dataclass
-class Progress:
+class ScheduleState:
     """The runner's position in the schedule (JSON, in every checkpoint's manifest)."""
 
     phase: str = "random"  # random -> extra -> done
@@ -117,7 +121,9 @@ class Progress:
 
 
 @dataclass
-class Path_:
+class EpisodeRecord:
+    """One collected trajectory, step by step: what the buffer stores if the filter keeps it."""
+
     obs: list[np.ndarray] = field(default_factory=list)
     actions: list[np.ndarray] = field(default_factory=list)
     next_obs: list[np.ndarray] = field(default_factory=list)
@@ -144,10 +150,19 @@ class Path_:
 
 
 class Runner:
-    """One PlanGAN run: env, model, buffer, random streams and the schedule."""
+    """One PlanGAN run: env, model, buffer, random streams, and the schedule's steps (collect,
+    train, evaluate, checkpoint) on them. :func:`run` drives the schedule."""
 
-    def __init__(self, config: PlanGANConfig, hp: PlanGANHyperparameters, device: str) -> None:
+    def __init__(
+        self,
+        config: PlanGANConfig,
+        hp: PlanGANHyperparameters,
+        device: str,
+        run_dir: Path,
+        store: CheckpointStore,
+    ) -> None:
         self.config, self.hp = config, hp
+        self.run_dir, self.store = run_dir, store
         self.kind = env_kind(config.env)
         self.env = self.make_env()
         space: Any = self.env.observation_space
@@ -157,9 +172,16 @@ class Runner:
         self.model = PlanGAN(hp, self.state_dim, self.action_dim, self.goal_dim, device, config.seed, OBJECT_POS)  # fmt: skip
         self.buffer = ReplayBuffer(hp.buffer_capacity, self.state_dim, self.action_dim, self.goal_dim)  # fmt: skip
         self.rng = np.random.default_rng(config.seed)
-        self.progress = Progress()
+        self.eval_env = self.make_env()
+        self.schedule = ScheduleState()
         self.last_losses: dict[str, float] = {}
         self.last_success: float = math.nan
+        self.iterations_per_s = 0.0
+        # set by start_session(), once the run folder is set up
+        self.clock = WallClock()
+        self.last_checkpoint = time.monotonic()
+        self.logger: Logger | None = None
+        self.bar: tqdm[Any] | None = None
 
     def make_env(self, **kwargs: Any) -> PlanGANFetchObservation:
         wrap = lambda env: PlanGANFetchObservation(env, self.kind)  # noqa: E731
@@ -185,6 +207,8 @@ class Runner:
         return {MODEL_FILE: model_writer, BUFFER_FILE: buffer_writer, RNG_FILE: rng_writer}
 
     def restore(self, ckpt: Checkpoint) -> None:
+        """Networks, optimisers, scalers, buffer, random streams and schedule as ``ckpt`` holds
+        them; anything damaged raises :class:`CheckpointError` naming the checkpoint."""
         try:
             saved = torch.load(ckpt.file(MODEL_FILE), map_location=self.model.device, weights_only=False)  # fmt: skip
             self.model.load_state_dict(saved["model"])
@@ -192,36 +216,162 @@ class Runner:
             with np.load(ckpt.file(BUFFER_FILE)) as data:
                 self.buffer.load_state_dict({k: data[k] for k in data.files})
             self.rng.bit_generator.state = pickle.loads(ckpt.file(RNG_FILE).read_bytes())["numpy"]
+            self.schedule = ScheduleState(**ckpt.state["progress"])
         except CheckpointError:
             raise
         except Exception as err:
             raise CheckpointError(f"{ckpt.path}: damaged ({type(err).__name__}: {err}); restore it, or start a new run in another --out folder") from None  # fmt: skip
-        fields = {f.name for f in dataclasses.fields(Progress)}
-        self.progress = Progress(**{k: v for k, v in ckpt.state["progress"].items() if k in fields})  # fmt: skip
+        if self.schedule.eval_history:
+            self.last_success = self.schedule.eval_history[-1]["success_any"]
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Write a checkpoint: always when ``force``, else once ``checkpoint_every_s`` passed."""
+        if not force and time.monotonic() - self.last_checkpoint < self.hp.checkpoint_every_s:
+            return
+        s = self.schedule
+        s.wall_time_s = round(self.clock.total(), 3)
+        self.store.save(s.num_env_transitions, self.writers(), {"progress": dataclasses.asdict(s)})
+        self.last_checkpoint = time.monotonic()
+
+    # -- the session ------------------------------------------------------------------------
+    def start_session(self) -> None:
+        """The logger, the wall clock (continuing the checkpoint's) and, with ``--progress``, the
+        progress bar of this session."""
+        s, hp = self.schedule, self.hp
+        self.logger = make_logger(self.run_dir, start_timesteps=s.num_env_transitions)
+        self.clock = WallClock(offset=s.wall_time_s)
+        self.last_checkpoint = time.monotonic()
+        if self.config.progress:
+            expected = hp.traj_len * (hp.init_rand_trajs + hp.extra_trajs)
+            self.bar = tqdm(total=expected, initial=s.num_env_transitions, unit="step", dynamic_ncols=True,
+                            file=sys.stderr, desc="PlanGAN")  # fmt: skip
+
+    def show_progress(self) -> None:
+        if self.bar is None:
+            return
+        s, rate = self.schedule, self.iterations_per_s
+        self.bar.n = min(s.num_env_transitions, self.bar.total)
+        self.bar.set_postfix(phase=s.phase, stored=s.curr_env_transitions, success=f"{self.last_success:.2f}",
+                             its=f"{rate:.1f}/s", train_left=s.train_remaining,
+                             train_eta=f"{s.train_remaining / rate / 60:.0f}min" if rate > 0 else "-",
+                             refresh=True)  # fmt: skip
+
+    def end_session(self) -> None:
+        self.show_progress()
+        if self.bar is not None:
+            self.bar.close()
+        self.env.close()
+        self.eval_env.close()
+
+    # -- the schedule -----------------------------------------------------------------------
+    def collect_random(self) -> None:
+        """Phase 1: the random trajectories, the scalers fitted on them, the first training block."""
+        s, hp = self.schedule, self.hp
+        for _ in range(hp.init_rand_trajs):
+            self.store_trajectory(self.random_trajectory())
+        s.phase1_stored = s.curr_env_transitions
+        if self.buffer.size == 0:
+            raise RuntimeError(
+                f"none of the {hp.init_rand_trajs} random trajectories moved the object, so "
+                "there is nothing to fit the scalers on; use more init_rand_trajs"
+            )
+        self.model.fit_scalers(self.buffer, self.rng)
+        s.train_remaining = hp.init_train_its
+        s.phase = "extra"
+
+    def extra_budget_spent(self) -> bool:
+        """Whether phase 2 has stored its ``extra_trajs x traj_len`` steps."""
+        s, hp = self.schedule, self.hp
+        return s.curr_env_transitions - s.phase1_stored >= hp.extra_trajs * hp.traj_len
+
+    def collect_planned(self) -> None:
+        """Phase 2: one planned trajectory (random after > 2 consecutive rejections), and the
+        training it earns if kept: the one big retrain, or ``train_per_extra`` per ``traj_len``."""
+        s, hp = self.schedule, self.hp
+        planned = s.consecutive_rejects <= 2
+        trajectory = self.planned_trajectory() if planned else self.random_trajectory()
+        if planned:
+            s.recent_success = [*s.recent_success[-19:], trajectory.success]
+        if not self.store_trajectory(trajectory):
+            return
+        stored_extra = s.curr_env_transitions - s.phase1_stored
+        if hp.big_trains_at is not None and not s.big_retrain_done and stored_extra > hp.big_trains_at * hp.traj_len:  # fmt: skip
+            s.big_retrain_done = True
+            s.train_remaining = hp.init_train_its
+        else:
+            s.train_remaining = hp.train_per_extra * len(trajectory.obs) // hp.traj_len
+
+    def train(self) -> None:
+        """The next chunk (``train_chunk`` iterations) of the current training block, logged."""
+        s = self.schedule
+        n = min(self.hp.train_chunk, s.train_remaining)
+        start = time.monotonic()
+        for _ in range(n):
+            self.last_losses = self.model.train_iteration(self.buffer, self.rng)
+        self.iterations_per_s = n / max(time.monotonic() - start, 1e-9)
+        s.train_remaining -= n
+        s.iterations += n
+        logger = self.session_logger()
+        for key, value in self.last_losses.items():
+            logger.record(f"train/{key}", value)
+        logger.record("train/iterations_per_s", self.iterations_per_s)
+        logger.record("time/iterations", s.iterations)
+        logger.dump(s.num_env_transitions)
+
+    def evaluation_due(self) -> bool:
+        """Whether the stored steps grew by more than ``eval_every`` since the last evaluation."""
+        s = self.schedule
+        return s.curr_env_transitions - s.last_eval_stored > self.hp.eval_every
+
+    def evaluated_last(self) -> bool:
+        """Whether the last evaluation was at the current step."""
+        s = self.schedule
+        return bool(s.eval_history) and s.eval_history[-1]["timesteps"] == s.num_env_transitions
+
+    def evaluate(self) -> None:
+        """Evaluate now: a row in ``metrics.csv``, the history and the logger."""
+        s = self.schedule
+        row = self.evaluation_row()
+        row["wall_time_s"] = round(self.clock.total(), 2)
+        s.eval_history.append(row)
+        s.last_eval_stored = s.curr_env_transitions
+        self.last_success = row["success_any"]
+        append_csv_row(self.run_dir / METRICS_FILE, {k: row[k] for k in METRICS_FIELDS})
+        logger = self.session_logger()
+        for key in ("success_any", "success_final", "mean_return"):
+            logger.record(f"eval/{key}", row[key])
+        logger.record("time/iterations", s.iterations)
+        logger.dump(s.num_env_transitions)
+        log(f"eval at {s.num_env_transitions} env steps: any-step success {row['success_any']:.3f}, final-step {row['success_final']:.3f}", self.config.verbose >= 2)  # fmt: skip
+
+    def session_logger(self) -> Logger:
+        if self.logger is None:
+            raise RuntimeError("Runner: start_session() comes before training and evaluating")
+        return self.logger
 
     # -- data collection --------------------------------------------------------------------
     def reset(self, env: PlanGANFetchObservation, episode: int) -> dict[str, np.ndarray]:
         obs: dict[str, np.ndarray] = env.reset(seed=episode_seed(self.config.seed, episode))[0]
         return obs
 
-    def random_trajectory(self) -> Path_:
-        path = Path_()
-        obs = self.reset(self.env, self.progress.episodes)
-        self.progress.episodes += 1
+    def random_trajectory(self) -> EpisodeRecord:
+        trajectory = EpisodeRecord()
+        obs = self.reset(self.env, self.schedule.episodes)
+        self.schedule.episodes += 1
         for _ in range(self.hp.traj_len):
             action = self.rng.uniform(-1.0, 1.0, self.action_dim)
             next_obs, _, _, _, info = self.env.step(action)
-            path.add(obs, action, next_obs)
-            path.success |= bool(info.get("is_success", False))
+            trajectory.add(obs, action, next_obs)
+            trajectory.success |= bool(info.get("is_success", False))
             obs = next_obs
-        return path
+        return trajectory
 
-    def planned_trajectory(self) -> Path_:
-        hp, path = self.hp, Path_()
-        obs = self.reset(self.env, self.progress.episodes)
-        self.progress.episodes += 1
+    def planned_trajectory(self) -> EpisodeRecord:
+        hp, trajectory = self.hp, EpisodeRecord()
+        obs = self.reset(self.env, self.schedule.episodes)
+        self.schedule.episodes += 1
         for t in range(hp.traj_len):
-            if path.success:
+            if trajectory.success:
                 action = self.rng.uniform(-1.0, 1.0, self.action_dim)
             else:
                 if hp.canonicalise:
@@ -229,25 +379,25 @@ class Runner:
                 action = self.model.plan(obs["observation"], obs["desired_goal"]).action
                 action = np.clip(action + self.rng.normal(0.0, hp.exploration_noise, self.action_dim), -1.0, 1.0)  # fmt: skip
             next_obs, _, _, _, info = self.env.step(action)
-            path.add(obs, action, next_obs)
-            path.success |= bool(info.get("is_success", False))
+            trajectory.add(obs, action, next_obs)
+            trajectory.success |= bool(info.get("is_success", False))
             obs = next_obs
-            if path.success and t + 1 >= hp.min_traj_len:
+            if trajectory.success and t + 1 >= hp.min_traj_len:
                 break
-        return path
+        return trajectory
 
-    def store(self, path: Path_) -> bool:
-        """Count the steps; store the path if it passes the filter."""
-        p = self.progress
-        p.num_env_transitions += len(path.obs)
-        if self.hp.filter_rand_trajs and not trajectory_kept(self.kind, path.achieved()):
-            p.trajectories_wasted += 1
-            p.consecutive_rejects += 1
+    def store_trajectory(self, trajectory: EpisodeRecord) -> bool:
+        """Count the steps; store the trajectory if it passes the filter."""
+        s = self.schedule
+        s.num_env_transitions += len(trajectory.obs)
+        if self.hp.filter_rand_trajs and not trajectory_kept(self.kind, trajectory.achieved()):
+            s.trajectories_wasted += 1
+            s.consecutive_rejects += 1
             return False
-        self.buffer.add_path(*path.arrays())
-        p.curr_env_transitions += len(path.obs)
-        p.trajectories_kept += 1
-        p.consecutive_rejects = 0
+        self.buffer.add_path(*trajectory.arrays())
+        s.curr_env_transitions += len(trajectory.obs)
+        s.trajectories_kept += 1
+        s.consecutive_rejects = 0
         return True
 
     # -- evaluation -------------------------------------------------------------------------
@@ -256,8 +406,10 @@ class Runner:
             obs = env.canonicalise()
         return self.model.plan(obs["observation"], obs["desired_goal"]).action
 
-    def evaluate(self, eval_env: PlanGANFetchObservation) -> dict[str, Any]:
-        hp = self.hp
+    def evaluation_row(self) -> dict[str, Any]:
+        """``eval_episodes`` planned episodes without noise, as a ``metrics.csv`` row (its wall
+        time left at 0 for :meth:`evaluate`)."""
+        hp, eval_env = self.hp, self.eval_env
         returns, lengths, final, anys = [], [], [], []
         for j in range(hp.eval_episodes):
             obs = self.reset(eval_env, EVAL_SEED + j)
@@ -271,10 +423,10 @@ class Runner:
             lengths.append(hp.traj_len)
             final.append(success)
             anys.append(success_any)
-        p = self.progress
-        recent = p.recent_success[-20:]
+        s = self.schedule
+        recent = s.recent_success[-20:]
         return {
-            "timesteps": p.num_env_transitions,
+            "timesteps": s.num_env_transitions,
             "success_final": float(np.mean(final)),
             "success_any": float(np.mean(anys)),
             "mean_return": float(np.mean(returns)),
@@ -282,10 +434,10 @@ class Runner:
             "mean_length": float(np.mean(lengths)),
             "n_episodes": hp.eval_episodes,
             "train_success_rate": float(np.mean(recent)) if recent else math.nan,
-            "wall_time_s": 0.0,  # filled in by the caller
+            "wall_time_s": 0.0,
         }
 
-    def record_video(self, run_dir: Path) -> Path | None:
+    def record_video(self) -> Path | None:
         try:
             env = self.make_env(render_mode="rgb_array")
         except Exception as err:  # rendering is optional; never lose a finished run over it
@@ -296,14 +448,34 @@ class Runner:
                 env, lambda obs: self.plan_action(env, obs),
                 seed=episode_seed(self.config.seed, EVAL_SEED), max_steps=self.hp.video_steps,
             )  # fmt: skip
-            path = write_video(frames, run_dir / "videos" / "eval_episode", fps=12.5)  # MP4 or GIF
-            write_json(run_dir / "videos" / "eval_episode.json", summary)
+            path = write_video(
+                frames, self.run_dir / "videos" / "eval_episode", fps=12.5
+            )  # MP4 or GIF
+            write_json(self.run_dir / "videos" / "eval_episode.json", summary)
             return Path(path)
         except Exception as err:
             warnings.warn(f"no video: rendering failed ({err})", stacklevel=2)
             return None
         finally:
             env.close()
+
+    def summary(self, video: Path | None) -> dict[str, Any]:
+        """What ``summary.json`` holds about the finished run."""
+        s, config = self.schedule, self.config
+        return {
+            "env": config.env,
+            "algorithm": ALGORITHM,
+            "preset": config.preset,
+            "seed": config.seed,
+            "num_env_transitions": s.num_env_transitions,
+            "stored_transitions": s.curr_env_transitions,
+            "wasted_trajectories": s.trajectories_wasted,
+            "iterations": s.iterations,
+            "final_success_any": s.eval_history[-1]["success_any"],
+            "final_success_final": s.eval_history[-1]["success_final"],
+            "wall_time_s": round(self.clock.total(), 1),
+            "video": str(video.relative_to(self.run_dir)) if video else None,
+        }
 
 
 def run(config: PlanGANConfig) -> dict[str, Any]:
@@ -316,8 +488,7 @@ def run(config: PlanGANConfig) -> dict[str, Any]:
 
 
 def _train(config: PlanGANConfig) -> dict[str, Any]:
-    """The run itself (see :func:`run`)."""
-    verbose = config.verbose
+    """The run itself (see :func:`run`): set up or resume, then the schedule, step by step."""
     check_device(config.device)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device  # fmt: skip
     configure_torch(config.threads)
@@ -332,138 +503,36 @@ def _train(config: PlanGANConfig) -> dict[str, Any]:
     store = CheckpointStore(config.out / CHECKPOINT_DIR, RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE))  # fmt: skip
     with starting_run(config.out, run_config, config.resume, RESUME_MAY_CHANGE) as run_dir:
         ckpt = resume_checkpoint(store, run_dir, config.resume)
-        runner = Runner(config, hp, device)
-        eval_env = runner.make_env()
+        runner = Runner(config, hp, device, run_dir, store)
         if ckpt is not None:
             runner.restore(ckpt)
-            log(f"resuming {run_dir} from {ckpt.path.name} ({ckpt.step} env steps)", verbose)
-            write_csv(run_dir / METRICS_FILE, runner.progress.eval_history, fieldnames=METRICS_FIELDS)  # fmt: skip
-    from baselines.common.logger import make_logger
-
-    p = runner.progress
-    logger = make_logger(run_dir, start_timesteps=p.num_env_transitions)
-    session_start = time.monotonic()
-    wall_offset = p.wall_time_s
-    last_ckpt = time.monotonic()
-
-    def wall() -> float:
-        return wall_offset + time.monotonic() - session_start
-
-    def checkpoint(force: bool = False) -> None:
-        nonlocal last_ckpt
-        if not force and time.monotonic() - last_ckpt < hp.checkpoint_every_s:
-            return
-        p.wall_time_s = round(wall(), 3)
-        store.save(p.num_env_transitions, runner.writers(), {"progress": dataclasses.asdict(p)})
-        last_ckpt = time.monotonic()
-
-    expected = hp.traj_len * (hp.init_rand_trajs + hp.extra_trajs)
-    bar = None
-    if config.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=expected, initial=p.num_env_transitions, unit="step", dynamic_ncols=True,
-                   file=sys.stderr, desc="PlanGAN")  # fmt: skip
-    its_rate = 0.0
-
-    def show() -> None:
-        if bar is not None:
-            bar.n = min(p.num_env_transitions, bar.total)
-            bar.set_postfix(phase=p.phase, stored=p.curr_env_transitions, success=f"{runner.last_success:.2f}",
-                            its=f"{its_rate:.1f}/s", train_left=p.train_remaining,
-                            train_eta=f"{p.train_remaining / its_rate / 60:.0f}min" if its_rate > 0 else "-",
-                            refresh=True)  # fmt: skip
-
-    def evaluate() -> None:
-        row = runner.evaluate(eval_env)
-        row["wall_time_s"] = round(wall(), 2)
-        p.eval_history.append(row)
-        p.last_eval_stored = p.curr_env_transitions
-        runner.last_success = row["success_any"]
-        append_csv_row(run_dir / METRICS_FILE, {k: row[k] for k in METRICS_FIELDS})
-        for key in ("success_any", "success_final", "mean_return"):
-            logger.record(f"eval/{key}", row[key])
-        logger.record("time/iterations", p.iterations)
-        logger.dump(p.num_env_transitions)
-        log(f"eval at {p.num_env_transitions} env steps: any-step success {row['success_any']:.3f}, final-step {row['success_final']:.3f}", verbose >= 2)  # fmt: skip
-
-    if p.eval_history:
-        runner.last_success = p.eval_history[-1]["success_any"]
-    extra_budget = hp.extra_trajs * hp.traj_len
-    log(f"{ALGORITHM} on {config.env} ({config.preset}), device {device}, out={run_dir}", verbose)
-    while p.phase != "done":
-        show()
-        if p.train_remaining > 0:
-            n = min(hp.train_chunk, p.train_remaining)
-            start = time.monotonic()
-            for _ in range(n):
-                runner.last_losses = runner.model.train_iteration(runner.buffer, runner.rng)
-            its_rate = n / max(time.monotonic() - start, 1e-9)
-            p.train_remaining -= n
-            p.iterations += n
-            for key, value in runner.last_losses.items():
-                logger.record(f"train/{key}", value)
-            logger.record("train/iterations_per_s", its_rate)
-            logger.record("time/iterations", p.iterations)
-            logger.dump(p.num_env_transitions)
-            checkpoint()
-            continue
-        if p.phase == "random":
-            for _ in range(hp.init_rand_trajs):
-                runner.store(runner.random_trajectory())
-            p.phase1_stored = p.curr_env_transitions
-            if runner.buffer.size == 0:
-                raise RuntimeError(
-                    f"none of the {hp.init_rand_trajs} random trajectories moved the object, so "
-                    "there is nothing to fit the scalers on; use more init_rand_trajs"
-                )
-            runner.model.fit_scalers(runner.buffer, runner.rng)
-            p.train_remaining = hp.init_train_its
-            p.phase = "extra"
-            checkpoint(force=True)
-            continue
-        if p.curr_env_transitions - p.last_eval_stored > hp.eval_every:
-            evaluate()
-            checkpoint(force=True)
-        stored_extra = p.curr_env_transitions - p.phase1_stored
-        if stored_extra >= extra_budget:
-            p.phase = "done"
-            break
-        planned = p.consecutive_rejects <= 2
-        path = runner.planned_trajectory() if planned else runner.random_trajectory()
-        if planned:
-            p.recent_success = [*p.recent_success[-19:], path.success]
-        kept = runner.store(path)
-        stored_extra = p.curr_env_transitions - p.phase1_stored
-        if kept and hp.big_trains_at is not None and not p.big_retrain_done and stored_extra > hp.big_trains_at * hp.traj_len:  # fmt: skip
-            p.big_retrain_done = True
-            p.train_remaining = hp.init_train_its
-        elif kept:
-            p.train_remaining = hp.train_per_extra * len(path.obs) // hp.traj_len
-        checkpoint()
-    if not p.eval_history or p.eval_history[-1]["timesteps"] != p.num_env_transitions:
-        evaluate()
-    checkpoint(force=True)
-    show()
-    if bar is not None:
-        bar.close()
-    video = runner.record_video(run_dir) if config.video else None
-    summary = {
-        "env": config.env,
-        "algorithm": ALGORITHM,
-        "preset": config.preset,
-        "seed": config.seed,
-        "num_env_transitions": p.num_env_transitions,
-        "stored_transitions": p.curr_env_transitions,
-        "wasted_trajectories": p.trajectories_wasted,
-        "iterations": p.iterations,
-        "final_success_any": p.eval_history[-1]["success_any"],
-        "final_success_final": p.eval_history[-1]["success_final"],
-        "wall_time_s": round(wall(), 1),
-        "video": str(video.relative_to(run_dir)) if video else None,
-    }
+            log(f"resuming {run_dir} from {ckpt.path.name} ({ckpt.step} env steps)", config.verbose)  # fmt: skip
+            write_csv(run_dir / METRICS_FILE, runner.schedule.eval_history, fieldnames=METRICS_FIELDS)  # fmt: skip
+    runner.start_session()
+    schedule = runner.schedule
+    log(f"{ALGORITHM} on {config.env} ({config.preset}), device {device}, out={run_dir}", config.verbose)  # fmt: skip
+    while schedule.phase != "done":
+        runner.show_progress()
+        if schedule.train_remaining > 0:
+            runner.train()
+            runner.checkpoint()
+        elif schedule.phase == "random":
+            runner.collect_random()
+            runner.checkpoint(force=True)
+        elif runner.evaluation_due():
+            runner.evaluate()
+            runner.checkpoint(force=True)
+        elif runner.extra_budget_spent():
+            schedule.phase = "done"
+        else:
+            runner.collect_planned()
+            runner.checkpoint()
+    if not runner.evaluated_last():
+        runner.evaluate()
+    runner.checkpoint(force=True)
+    runner.end_session()
+    video = runner.record_video() if config.video else None
+    summary = runner.summary(video)
     write_json(run_dir / "summary.json", summary)
-    log(f"done: {p.num_env_transitions} env steps, any-step success {summary['final_success_any']:.3f}", verbose)  # fmt: skip
-    runner.env.close()
-    eval_env.close()
+    log(f"done: {schedule.num_env_transitions} env steps, any-step success {summary['final_success_any']:.3f}", config.verbose)  # fmt: skip
     return summary

@@ -1,8 +1,8 @@
 """The TD3+demos runner: Stable-Baselines3's TD3 on the two wrappers, in a run folder.
 
 Read top to bottom: demos -> envs (segment wrapper over previous-action envs, the running
-normaliser) -> build or restore TD3 -> callbacks -> learn -> final evaluation, checkpoint, model
-and a video of a long spin. A checkpoint holds the SB3 model (with its last observation), the
+normaliser) -> build or restore TD3 -> learn (:class:`~baselines.common.sb3_run.SB3Run`: run folder,
+evaluations, checkpoints, resuming) -> final model, a video of a long spin, summary. A checkpoint holds the SB3 model (with its last observation), the
 replay buffer, the normaliser, the segment scheduler with every env's simulator state, and every
 random stream (numpy, torch, the action space's), so a resumed run continues bit-identically.
 """
@@ -20,41 +20,19 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import TD3
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from baselines.common.callbacks import (
-    CheckpointCallback,
-    GoalEvalCallback,
-    TqdmCallback,
-    WallClock,
-    finish_learning,
-)
-from baselines.common.checkpoint import (
-    CHECKPOINT_DIR,
-    CheckpointStore,
-    RunIdentity,
-    pickle_writer,
-    restore_pickled,
-    resume_checkpoint,
-)
+from baselines.common.checkpoint import Checkpoint, Writer, pickle_writer, restore_pickled
 from baselines.common.cli import config_to_dict
 from baselines.common.envs import check_env_id, make_env
-from baselines.common.logger import make_logger
-from baselines.common.runfolder import (
-    METRICS_FILE,
-    atomic_write,
-    read_json,
-    run_folder_lock,
-    starting_run,
-    write_csv,
-    write_json,
-)
+from baselines.common.runfolder import atomic_write, read_json, run_folder_lock, write_json
 from baselines.common.runtime import check_device, configure_torch
 from baselines.common.sb3 import VECNORM_FILE, load_vecnormalize, restore_model
+from baselines.common.sb3_run import SB3Run
 from baselines.common.video import record_policy_video
 from baselines.td3_demos.config import (
     RESUME_MAY_CHANGE,
@@ -193,6 +171,24 @@ class SchedulerLog(BaseCallback):
         self.logger.record("segments/p_reset", probs["reset"])
 
 
+def record_demos(run_dir: Path, config: Td3DemosConfig, demo_info: dict[str, Any]) -> None:
+    """A new run writes ``demos.json``; a resumed one checks that its demos are the same."""
+    if not config.resume:
+        write_json(run_dir / "demos.json", demo_info)
+    elif not config.no_demos and (run_dir / "demos.json").is_file():
+        check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
+
+
+def td3_files(base: VecEnv, model: TD3) -> dict[str, Writer]:
+    """The checkpoint files beside SB3's: the segment scheduler (with every env's simulator
+    state) and every random stream."""
+    snapshot = base.env_method("snapshot")[0]
+    return {
+        SCHEDULER_FILE: pickle_writer(lambda: snapshot),
+        RNG_FILE: pickle_writer(lambda: _random_streams(model)),
+    }
+
+
 def run(config: Td3DemosConfig) -> dict[str, Any]:
     """Train (or resume) one TD3+demos run; returns the summary.
 
@@ -202,9 +198,28 @@ def run(config: Td3DemosConfig) -> dict[str, Any]:
         return _train(config)
 
 
+def restore_td3(ckpt: Checkpoint, base: VecEnv, hp: Td3DemosHyperparameters, device: str) -> tuple[TD3, RunningObsNormalizer | None]:  # fmt: skip
+    """TD3 and its normaliser as ``ckpt`` holds them, on the segment env ``base`` put back where
+    the checkpoint found it (scheduler, simulator states) with every random stream."""
+    normalizer: RunningObsNormalizer | None = None
+    if hp.normalize:
+        normalizer = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)  # type: ignore[assignment]
+    train_env: VecEnv = normalizer if normalizer is not None else base
+    # force_reset=False keeps the model's last observation: the envs are restored to it
+    model: TD3 = restore_model(TD3, ckpt, train_env, device=device, force_reset=False)  # type: ignore[assignment]
+    restore_pickled(ckpt.file(SCHEDULER_FILE), lambda saved: base.env_method("restore", saved))
+    restore_pickled(ckpt.file(RNG_FILE), lambda saved: _restore_random_streams(model, saved))
+    return model, normalizer
+
+
+def new_td3(base: VecEnv, hp: Td3DemosHyperparameters, seed: int, device: str) -> tuple[TD3, RunningObsNormalizer | None]:  # fmt: skip
+    """A fresh TD3 on ``base`` (behind a new running normaliser when the preset normalises)."""
+    normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every) if hp.normalize else None  # fmt: skip
+    return build_model(hp, normalizer if normalizer is not None else base, seed, device), normalizer
+
+
 def _train(config: Td3DemosConfig) -> dict[str, Any]:
     """The run itself (see :func:`run`)."""
-    verbose = config.verbose
     check_device(config.device)
     configure_torch(config.threads)
     check_env_id(config.env)
@@ -216,119 +231,63 @@ def _train(config: Td3DemosConfig) -> dict[str, Any]:
         "algorithm": config.algorithm,
         "hyperparameters": {k: v for k, v in hyperparameters_dict(hp).items() if k != "timesteps"},
     }
-    store = CheckpointStore(
-        config.out / CHECKPOINT_DIR,
-        RunIdentity.of(run_config, config.seed, ignore=RESUME_MAY_CHANGE),
-    )
-    # the set-up: if it fails, nothing of this start is left to block the corrected rerun
-    with starting_run(config.out, run_config, config.resume, RESUME_MAY_CHANGE) as run_dir:
-        if not config.resume:
-            write_json(run_dir / "demos.json", demo_info)
-        elif demos is not None and (run_dir / "demos.json").is_file():
-            check_same_demos(read_json(run_dir / "demos.json", expect=dict), demo_info, run_dir)
-        ckpt = resume_checkpoint(store, run_dir, config.resume, hp.checkpoint_freq)
-        start = ckpt.step if ckpt else 0
-        if start > hp.timesteps:
-            raise ValueError(f"--timesteps {hp.timesteps} is below the checkpoint's {start} steps")
-        state: dict[str, Any] = dict(ckpt.state) if ckpt else {}
-        history: list[dict[str, Any]] = list(state.get("eval_history", []))
-        clock = WallClock(offset=float(state.get("wall_time_s", 0.0)))
-
+    run = SB3Run(
+        config.out, run_config, seed=config.seed, resume=config.resume,
+        resume_may_change=RESUME_MAY_CHANGE, timesteps=hp.timesteps,
+        checkpoint_freq=hp.checkpoint_freq, verbose=config.verbose, log=log,
+    )  # fmt: skip
+    with run.setting_up() as ckpt:
+        record_demos(run.run_dir, config, demo_info)
         set_random_seed(config.seed)
         base = make_train_env(config.env, hp, demos, config.seed)
         eval_venv = DummyVecEnv([lambda: make_eval_env(config.env, hp)])
-        normalizer: RunningObsNormalizer | None = None
         if ckpt is not None:
-            log(f"resuming {run_dir} from checkpoint {ckpt.path.name} ({start} steps)", verbose)
-            if hp.normalize:
-                normalizer = load_vecnormalize(ckpt.file(VECNORM_FILE), base, training=True)  # type: ignore[assignment]
-            train_env: VecEnv = normalizer if normalizer is not None else base
-            # force_reset=False keeps the model's last observation: the envs are restored to it
-            restored = restore_model(TD3, ckpt, train_env, device=config.device, force_reset=False)
-            model: TD3 = restored  # type: ignore[assignment]
-            restore_pickled(ckpt.file(SCHEDULER_FILE), lambda saved: base.env_method("restore", saved))  # fmt: skip
-            restore_pickled(ckpt.file(RNG_FILE), lambda saved: _restore_random_streams(model, saved))  # fmt: skip
-            write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
+            model, normalizer = restore_td3(ckpt, base, hp, config.device)
         else:
-            if config.resume:
-                log(f"--resume: {run_dir} has no checkpoint yet, starting from step 0", verbose)
-                history = []
-                write_csv(run_dir / METRICS_FILE, history, fieldnames=GoalEvalCallback.FIELDS)
-            if hp.normalize:
-                normalizer = RunningObsNormalizer(base, recompute_every=hp.recompute_every)
-            train_env = normalizer if normalizer is not None else base
-            model = build_model(hp, train_env, config.seed, config.device)
+            model, normalizer = new_td3(base, hp, config.seed, config.device)
         eval_env: VecEnv = eval_venv
         if normalizer is not None:
             eval_env = RunningObsNormalizer(eval_venv, recompute_every=hp.recompute_every, training=False)  # fmt: skip
-        model.set_logger(make_logger(run_dir, start_timesteps=start, stdout=verbose >= 2))
+        run.attach(model)
 
-    def current_state() -> dict[str, Any]:
-        return {"eval_history": eval_cb.history, "wall_time_s": round(clock.total(), 2)}
-
-    def extra_files() -> dict[str, Any]:
-        snapshot = base.env_method("snapshot")[0]
-        return {
-            SCHEDULER_FILE: pickle_writer(lambda: snapshot),
-            RNG_FILE: pickle_writer(lambda: _random_streams(model)),
-        }
-
-    eval_cb = GoalEvalCallback(
-        eval_env, eval_freq=hp.eval_freq, n_episodes=hp.eval_episodes,
-        metrics_path=run_dir / METRICS_FILE, clock=clock, seed=config.seed + EVAL_SEED_OFFSET,
-        history=history, verbose=verbose,
-    )  # fmt: skip
-    sched_cb = SchedulerLog(base)
-    ckpt_cb = CheckpointCallback(
-        store, hp.checkpoint_freq, current_state, vecnormalize=normalizer, verbose=verbose,
-        extra_writers=extra_files,
-    )  # fmt: skip
-    if ckpt is not None:  # a resume that adds no step writes no new checkpoint
-        ckpt_cb.last_saved = start
-    callbacks: list[BaseCallback] = [sched_cb, eval_cb, ckpt_cb]
-    if config.progress:
-        callbacks.append(
-            TqdmCallback(
-                hp.timesteps,
-                eval_cb,
-                postfix=lambda last: {
-                    "eval_return": f"{last['mean_return']:.1f}",
-                    "p_demo": f"{sched_cb.probabilities()['demo']:.3f}",
-                },
-            )
-        )
+    run.evaluate_with(eval_env, freq=hp.eval_freq, episodes=hp.eval_episodes, seed=config.seed + EVAL_SEED_OFFSET)  # fmt: skip
+    run.checkpoint_with(vecnormalize=normalizer, extra_files=lambda: td3_files(base, model))
+    scheduler_log = SchedulerLog(base)
     log(
-        f"{config.algorithm} on {config.env}: steps {start} -> {hp.timesteps}, beta {hp.beta}, "
-        f"p_demo {hp.p_demo}, demos {demo_info.get('n_trajectories', 0)}, out={run_dir}",
-        verbose,
+        f"{config.algorithm} on {config.env}: steps {run.start} -> {hp.timesteps}, beta {hp.beta}, "
+        f"p_demo {hp.p_demo}, demos {demo_info.get('n_trajectories', 0)}, out={run.run_dir}",
+        config.verbose,
     )
-    if start == 0 and not eval_cb.history:  # the untrained policy is the curve's first point
-        eval_cb.init_callback(model)
-        eval_cb.evaluate()
-    if hp.timesteps > start:
-        model.learn(
-            total_timesteps=hp.timesteps - start,
-            callback=CallbackList(callbacks),
-            reset_num_timesteps=False,
-            log_interval=None,  # type: ignore[arg-type]
-        )
-    finish_learning(model, eval_cb, ckpt_cb, sched_cb)
-    video = save_final_artefacts(run_dir, model, config, hp, normalizer)
-    returns = [r["mean_return"] for r in eval_cb.history]
-    summary = {
+    run.learn(
+        log_interval=None, progress=config.progress, others=[scheduler_log], evaluate_first=True,
+        postfix=lambda last: {
+            "eval_return": f"{last['mean_return']:.1f}",
+            "p_demo": f"{scheduler_log.probabilities()['demo']:.3f}",
+        },
+    )  # fmt: skip
+    video = save_final_artefacts(run.run_dir, model, config, hp, normalizer)
+    summary = summarise(run, config, demo_info, video)
+    run.write_summary(summary)
+    log(f"done: {model.num_timesteps} steps, eval return {summary['final_eval_return']:.1f}, wall {summary['wall_time_s']} s", config.verbose)  # fmt: skip
+    (normalizer if normalizer is not None else base).close()
+    eval_env.close()
+    return summary
+
+
+def summarise(
+    run: SB3Run, config: Td3DemosConfig, demo_info: dict[str, Any], video: Path | None
+) -> dict[str, Any]:
+    """What ``summary.json`` holds about a finished session."""
+    returns = [r["mean_return"] for r in run.history]
+    return {
         "env": config.env,
         "algorithm": config.algorithm,
         "seed": config.seed,
-        "num_timesteps": int(model.num_timesteps),
+        "num_timesteps": int(run.model.num_timesteps),
         "final_eval_return": returns[-1],
         "best_eval_return": max(returns),
         "demos_mean_return": demo_info.get("mean_return"),
-        "wall_time_s": round(clock.total(), 1),
-        "session_steps_per_s": round((model.num_timesteps - start) / max(clock.session(), 1e-9), 1),
-        "video": str(video.relative_to(run_dir)) if video else None,
+        "wall_time_s": round(run.clock.total(), 1),
+        "session_steps_per_s": run.steps_per_s(),
+        "video": str(video.relative_to(run.run_dir)) if video else None,
     }
-    write_json(run_dir / "summary.json", summary)
-    log(f"done: {model.num_timesteps} steps, eval return {returns[-1]:.1f}, wall {summary['wall_time_s']} s", verbose)  # fmt: skip
-    train_env.close()
-    eval_env.close()
-    return summary

@@ -56,7 +56,7 @@ def _kill_after_first_checkpoint(out: Path) -> int:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    return int(json.loads(latest.read_text())["num_timesteps"])
+    return int(json.loads(latest.read_text())["step"])
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path, capsys):
@@ -106,15 +106,6 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
 
 
-def _as_legacy_checkpoint(ckpt_dir: Path) -> None:
-    """Rewrite a checkpoint as runs written before the checkpoint store left it (no manifest)."""
-    manifest = json.loads((ckpt_dir / "manifest.json").read_text())
-    (ckpt_dir / "state.json").write_text(
-        json.dumps({**manifest["state"], "num_timesteps": manifest["step"]})
-    )
-    (ckpt_dir / "manifest.json").unlink()
-
-
 def test_damaged_or_incomplete_checkpoints_stop_resume_and_name_the_file(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(_argv(out, 200)) == 0
@@ -135,14 +126,3 @@ def test_damaged_or_incomplete_checkpoints_stop_resume_and_name_the_file(tmp_pat
     assert (out / "metrics.csv").read_text() == metrics_before  # nothing was overwritten so far
     assert main([*_argv(out, 400), "--resume", "--verbose", "1"]) == 0
     assert "from checkpoint step_0000000200 (200 steps)" in capsys.readouterr().err
-
-
-def test_run_folders_written_before_the_checkpoint_store_still_resume(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(_argv(out, 200)) == 0
-    (ckpt_dir,) = (out / "checkpoints").glob("step_*")
-    _as_legacy_checkpoint(ckpt_dir)
-    (out / "summary.json").unlink()
-    assert main([*_argv(out, 300), "--resume", "--verbose", "1"]) == 0
-    assert "from checkpoint step_0000000200 (200 steps)" in capsys.readouterr().err
-    assert json.loads((out / "summary.json").read_text())["num_timesteps"] == 300

@@ -112,6 +112,25 @@ def only_checkpoint(run: Path) -> Path:
     return path
 
 
+def damage_past_checksums(run: Path, file_name: str, content: bytes | None) -> Path:
+    """Replace ``file_name`` of the run's checkpoint with ``content`` (remove it when ``None``) and
+    re-seal the manifest to match, as if the file had been damaged before it was checksummed:
+    the store then verifies, and the runner's own loader must name the damage. Returns the file."""
+    import json
+
+    ckpt = only_checkpoint(run)
+    manifest = json.loads((ckpt / "manifest.json").read_text())
+    path = ckpt / file_name
+    if content is None:
+        path.unlink()
+        del manifest["files"][file_name]
+    else:
+        path.write_bytes(content)
+        manifest["files"][file_name] = {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}  # fmt: skip
+    (ckpt / "manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
 def fill_the_disk_at(monkeypatch: pytest.MonkeyPatch, file_name: str) -> Callable[[], None]:
     """Make every checkpoint write of ``file_name`` fail as on a full disk (ENOSPC); returns the
     function that frees the space again."""

@@ -14,6 +14,7 @@ import pytest
 from reliability_helpers import (
     HER_PROG,
     copy_run,
+    damage_past_checksums,
     error_line,
     fill_the_disk_at,
     her_argv,
@@ -29,20 +30,12 @@ fault = pytest.mark.fault
 bad_input = pytest.mark.bad_input
 
 
-def _legacy(run: Path) -> Path:
-    """Rewrite the run's checkpoint as run folders written before the store left it (no
-    manifest, so no checksums: the loaders themselves must name damaged files)."""
-    ckpt = only_checkpoint(run)
-    manifest = json.loads((ckpt / "manifest.json").read_text())
-    (ckpt / "state.json").write_text(
-        json.dumps({**manifest["state"], "num_timesteps": manifest["step"]})
-    )
-    (ckpt / "manifest.json").unlink()
-    return ckpt
+def _truncated(path: Path) -> bytes:
+    return path.read_bytes()[: path.stat().st_size // 2]
 
 
 def _truncate(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    path.write_bytes(_truncated(path))
 
 
 # (label, damage, the file the message must name, what it must say)
@@ -138,44 +131,46 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
         "belongs to another run",
     ),
     (
-        "legacy: model.zip garbage",
-        lambda r: (_legacy(r) / "model.zip").write_bytes(b"PK\x03\x04junk"),
+        "model.zip garbage, checksummed",
+        lambda r: damage_past_checksums(r, "model.zip", b"PK\x03\x04junk"),
         "model.zip",
         "damaged model file",
     ),
     (
-        "legacy: model.zip empty",
-        lambda r: (_legacy(r) / "model.zip").write_bytes(b""),
+        "model.zip empty, checksummed",
+        lambda r: damage_past_checksums(r, "model.zip", b""),
         "model.zip",
         "damaged model file",
     ),
     (
-        "legacy: buffer truncated",
-        lambda r: _truncate(_legacy(r) / "replay_buffer.pkl"),
+        "buffer truncated, checksummed",
+        lambda r: damage_past_checksums(
+            r, "replay_buffer.pkl", _truncated(only_checkpoint(r) / "replay_buffer.pkl")
+        ),
         "replay_buffer.pkl",
         "damaged replay buffer",
     ),
     (
-        "legacy: buffer of another type",
-        lambda r: (_legacy(r) / "replay_buffer.pkl").write_bytes(pickle.dumps({"a": 1})),
+        "buffer of another type, checksummed",
+        lambda r: damage_past_checksums(r, "replay_buffer.pkl", pickle.dumps({"a": 1})),
         "replay_buffer.pkl",
         "damaged replay buffer",
     ),
     (
-        "legacy: normaliser garbage",
-        lambda r: (_legacy(r) / "vecnormalize.pkl").write_bytes(b"\x80\x04junk"),
+        "normaliser garbage, checksummed",
+        lambda r: damage_past_checksums(r, "vecnormalize.pkl", b"\x80\x04junk"),
         "vecnormalize.pkl",
         "damaged observation normaliser",
     ),
     (
-        "legacy: normaliser removed",
-        lambda r: (_legacy(r) / "vecnormalize.pkl").unlink(),
+        "normaliser removed with its record",
+        lambda r: damage_past_checksums(r, "vecnormalize.pkl", None),
         "vecnormalize.pkl",
         "missing",
     ),
     (
-        "legacy: buffer removed",
-        lambda r: (_legacy(r) / "replay_buffer.pkl").unlink(),
+        "buffer removed with its record",
+        lambda r: damage_past_checksums(r, "replay_buffer.pkl", None),
         "replay_buffer.pkl",
         "missing",
     ),

@@ -13,6 +13,7 @@ import pytest
 from reliability_helpers import (
     TD3_PROG,
     copy_run,
+    damage_past_checksums,
     error_line,
     fill_the_disk_at,
     only_checkpoint,
@@ -26,15 +27,6 @@ from baselines.td3_demos.__main__ import main
 
 fault = pytest.mark.fault
 bad_input = pytest.mark.bad_input
-
-
-def _legacy(run: Path) -> Path:
-    ckpt = only_checkpoint(run)
-    manifest = json.loads((ckpt / "manifest.json").read_text())
-    state = {**manifest["state"], "num_timesteps": manifest["step"]}
-    (ckpt / "state.json").write_text(json.dumps(state))
-    (ckpt / "manifest.json").unlink()
-    return ckpt
 
 
 REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
@@ -58,26 +50,26 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
         "checksum",
     ),
     (
-        "legacy: scheduler.pkl garbage",
-        lambda r: (_legacy(r) / "scheduler.pkl").write_bytes(b"\x80\x04junk"),
+        "scheduler.pkl garbage, checksummed",
+        lambda r: damage_past_checksums(r, "scheduler.pkl", b"\x80\x04junk"),
         "scheduler.pkl",
         "damaged",
     ),
     (
-        "legacy: rng.pkl of another type",
-        lambda r: (_legacy(r) / "rng.pkl").write_bytes(pickle.dumps([1, 2])),
+        "rng.pkl of another type, checksummed",
+        lambda r: damage_past_checksums(r, "rng.pkl", pickle.dumps([1, 2])),
         "rng.pkl",
         "damaged",
     ),
     (
-        "legacy: rng.pkl removed",
-        lambda r: (_legacy(r) / "rng.pkl").unlink(),
+        "rng.pkl removed with its record",
+        lambda r: damage_past_checksums(r, "rng.pkl", None),
         "rng.pkl",
         "has no rng.pkl",
     ),
     (
-        "legacy: normaliser removed",
-        lambda r: (_legacy(r) / "vecnormalize.pkl").unlink(),
+        "normaliser removed with its record",
+        lambda r: damage_past_checksums(r, "vecnormalize.pkl", None),
         "vecnormalize.pkl",
         "has no",
     ),
