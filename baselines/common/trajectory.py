@@ -9,8 +9,9 @@ Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
 ``planner``, ``versions`` (package and MuJoCo versions).
 
 A file written by a run (TOPDM/MPPI) also names the run it belongs to: ``run_identity``, a JSON
-object, is both an entry of the ``.npz`` and a key of the sidecar, and the two must agree, so an
-``.npz`` swapped in from another trajectory is refused. Files without a run (the authors' release
+object, is both an entry of the ``.npz`` (its UTF-8 text as uint8, so that every entry is numeric)
+and a key of the sidecar, and the two must agree, so an ``.npz`` swapped in from another
+trajectory is refused. Files without a run (the authors' release
 imported by :mod:`baselines.scdm`, hand-made demonstrations) have neither.
 """
 
@@ -72,7 +73,8 @@ def save_trajectory(
     buffer = io.BytesIO()
     payload: dict[str, Any] = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS}
     if identity is not None:
-        payload[IDENTITY_KEY] = np.array(json.dumps(identity, sort_keys=True))
+        text = json.dumps(identity, sort_keys=True)
+        payload[IDENTITY_KEY] = np.frombuffer(text.encode(), dtype=np.uint8)
     np.savez_compressed(buffer, **payload)  # demos ship as package data: keep them small
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
     write_json(path.with_suffix(".json"), meta)
@@ -123,9 +125,12 @@ def _identity(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> dict[
     """The file's run identity; the ``.npz``'s and the sidecar's must be the same (or both absent)."""
     in_arrays = None
     if IDENTITY_KEY in arrays:
+        text = arrays[IDENTITY_KEY]
         try:
-            in_arrays = json.loads(str(arrays[IDENTITY_KEY]))
-        except json.JSONDecodeError as err:
+            if text.dtype != np.uint8 or text.ndim != 1:
+                raise ValueError(f"expected UTF-8 bytes (uint8), got {text.dtype} of shape {text.shape}")  # fmt: skip
+            in_arrays = json.loads(text.tobytes().decode())
+        except (ValueError, UnicodeDecodeError) as err:
             raise TrajectoryFileError(f"{path}: damaged {IDENTITY_KEY} ({err})") from err
     in_sidecar = meta.get(IDENTITY_KEY)
     if in_arrays != in_sidecar:

@@ -152,7 +152,7 @@ class PlannerState:
             prev_means=None,
             sim_steps=0,
             wall_s=0.0,
-            rng=rng.bit_generator.state,
+            rng=dict(rng.bit_generator.state),
         )
 
     def advance(self, plan: PlanResult, action: np.ndarray, state: np.ndarray, reward: float,
@@ -170,7 +170,7 @@ class PlannerState:
             prev_means=plan.best_means[1:].copy(),
             sim_steps=self.sim_steps + plan.sim_steps,
             wall_s=self.wall_s + wall_s,
-            rng=rng.bit_generator.state,
+            rng=dict(rng.bit_generator.state),
         )
 
     def generator(self) -> np.random.Generator:
