@@ -90,7 +90,7 @@ def find_trajectory_files(paths: Sequence[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(path.glob("traj_*/trajectory.npz"))
+            files = sorted(path.glob(f"traj_*/{TRAJECTORY_FILE}"))
             if not files:
                 files = sorted(p for p in path.glob("*.npz") if p.with_suffix(".json").is_file())
             if not files:
@@ -355,14 +355,10 @@ def _write_dataset(
     if free < needed:
         # h5py can crash the process on a full disk rather than raise: do not start writing
         raise OSError(errno.ENOSPC, f"the dataset needs about {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free", str(staging))  # fmt: skip
-    first = loaded[0][1]
-    action_space = env.action_space
-    assert isinstance(action_space, gym.spaces.Box)  # all our envs: Box(-1, 1)
-    action_space = gym.spaces.Box(
-        action_space.low.astype(first.actions.dtype),
-        action_space.high.astype(first.actions.dtype),
-        dtype=first.actions.dtype.type,
-    )
+    box = env.action_space
+    assert isinstance(box, gym.spaces.Box)  # all our envs: Box(-1, 1)
+    dtype = loaded[0][1].actions.dtype
+    action_space = gym.spaces.Box(box.low.astype(dtype), box.high.astype(dtype), dtype=dtype.type)
     planners = sorted({str(ep.trajectory.meta["planner"]) for ep in episodes})
     algorithm = "+".join(ALGORITHM_NAMES.get(p, p) for p in planners)
     versions = package_versions()

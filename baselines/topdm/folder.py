@@ -68,16 +68,23 @@ class TrajectoryIdentity:
 
     @classmethod
     def of(cls, env_id: str, config: TopdmConfig, mppi: bool, seed: int, index: int) -> TrajectoryIdentity:  # fmt: skip
-        settings = {"env_id": env_id, "config": config.to_dict(), "mppi": mppi}
+        return cls.of_settings(env_id, config.to_dict(), mppi, seed, index)
+
+    @classmethod
+    def of_settings(
+        cls, env_id: str, planner_config: dict[str, Any], mppi: bool, seed: int, index: int
+    ) -> TrajectoryIdentity:
+        """From the planner settings as a dict (``TopdmConfig.to_dict()``, or as a run folder's
+        ``config.json`` records them: also settings that today's checks refuse can be read)."""
+        settings = {"env_id": env_id, "config": planner_config, "mppi": mppi}
         return cls(RunIdentity.of(settings, seed).config_hash, int(seed), int(index))
 
     @classmethod
     def in_run(cls, run_config: dict[str, Any], index: int) -> TrajectoryIdentity:
         """Trajectory ``index`` of the run whose ``config.json`` is ``run_config``."""
         try:
-            config = TopdmConfig.from_dict(run_config["planner_config"])
-            return cls.of(str(run_config["env"]), config, bool(run_config["mppi"]),
-                          int(run_config["seed"]) + index, index)  # fmt: skip
+            return cls.of_settings(str(run_config["env"]), dict(run_config["planner_config"]),
+                                   bool(run_config["mppi"]), int(run_config["seed"]) + index, index)  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"not the config.json of a TOPDM run folder ({type(err).__name__}: {err})") from None  # fmt: skip
 
@@ -124,7 +131,7 @@ def check_identity(
 class PlannerState:
     """A trajectory after ``t`` control steps: everything the next step and a resume need."""
 
-    identity: TrajectoryIdentity
+    identity: TrajectoryIdentity | None  # None: written before files named their trajectory
     t: int
     states: np.ndarray  # (t + 1, S), get_state() vectors
     actions: np.ndarray  # (t, d)
@@ -181,6 +188,8 @@ class PlannerState:
 
     def encode(self) -> bytes:
         """The ``planner_state.npz`` bytes."""
+        if self.identity is None:  # only states read from folders of before can lack it
+            raise ValueError("a planner state is written with its trajectory's identity")
         arrays: dict[str, Any] = {
             "identity": np.array(json.dumps(self.identity.as_dict(), sort_keys=True)),
             "t": np.int64(self.t),
@@ -209,7 +218,7 @@ class PlannerState:
             found = json.loads(str(arrays["identity"])) if "identity" in arrays else None
             prev_means = arrays["prev_means"]
             state = cls(
-                identity=TrajectoryIdentity.from_dict(found) or TrajectoryIdentity("", -1, -1),
+                identity=TrajectoryIdentity.from_dict(found),
                 t=int(arrays["t"]),
                 states=arrays["states"],
                 actions=arrays["actions"],

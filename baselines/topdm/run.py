@@ -187,7 +187,7 @@ def run_trajectory(
             rollout.close()
         if final.t < config.traj_len:
             return {"completed_steps": final.t, "finished": False}
-        return _finish(folder, env, env_id, mppi, config, final, video)
+        return _finish(folder, env, env_id, seed, mppi, config, final, video)
 
 
 def _plan_steps(
@@ -223,6 +223,7 @@ def _finish(
     folder: TrajectoryFolder,
     env: DexterousMujocoEnv,
     env_id: str,
+    seed: int,
     mppi: bool,
     config: TopdmConfig,
     final: PlannerState,
@@ -231,7 +232,6 @@ def _finish(
     """Write what a finished trajectory's folder lacks (the trajectory file, the summary and
     video); on resume, a kept trajectory file must be the one the checkpoint holds."""
     kind = planner_name(mppi)
-    seed = final.identity.seed
     arrays = {"start_state": final.states[0], "actions": final.actions, "rewards": final.rewards,
               "success": final.success, "states": final.states}  # fmt: skip
     if folder.trajectory_file.exists():  # on resume, checked intact: it must be this one
