@@ -26,14 +26,23 @@ agree exactly. Per episode of L steps, as Minari lays episodes out:
 ==========================  ==================================================================
 
 Episode options hold ``{"state": states[0]}``, so ``env.unwrapped.reset(options=...)`` starts the
-episode again; episode metadata name the source file and planner. Datasets are written under
-Minari's root: ``--data-path``, else ``MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
+episode again; episode metadata name the source file and planner, and the seed and run of a file
+that records its run (TOPDM/MPPI files do; a file in a run folder must belong to its place there).
+Datasets are written under Minari's root: ``--data-path``, else ``MINARI_DATASETS_PATH``, else
+``~/.minari/datasets``.
+
+One export at a time writes a dataset ID: the export holds the lock of a hidden staging folder
+beside the datasets (``.ID.partial``, the run folders' lock, :func:`~baselines.common.runfolder.
+run_folder_lock`), writes the dataset there and renames it into place when it is complete. A
+failed or killed export (a full disk, a damaged file) leaves nothing under the ID, and the next
+export of it clears the staging folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import getpass
 import os
 import shutil
@@ -47,7 +56,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from baselines.common.cli import UserError, require_extra, run_cli
+from baselines.common.runfolder import LOCK_FILE, FolderBusyError, run_folder_lock
 from baselines.common.trajectory import Trajectory, TrajectoryFileError, load_trajectory
+from baselines.topdm.folder import RUN_CONFIG, TRAJECTORY_FILE, TrajectoryFolder, TrajectoryIdentity
 
 if TYPE_CHECKING:
     from minari import MinariDataset
@@ -79,7 +90,7 @@ def find_trajectory_files(paths: Sequence[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(path.glob("traj_*/trajectory.npz"))
+            files = sorted(path.glob(f"traj_*/{TRAJECTORY_FILE}"))
             if not files:
                 files = sorted(p for p in path.glob("*.npz") if p.with_suffix(".json").is_file())
             if not files:
@@ -193,8 +204,21 @@ def _episode(env: Any, source: Path, traj: Trajectory) -> _Episode:
     return _from_states(env, source, traj) if "source" in traj.meta else _replay(env, source, traj)
 
 
+def _load(file: Path) -> Trajectory:
+    """A trajectory file; one of a TOPDM/MPPI run folder (``RUN/traj_NNN/trajectory.npz`` beside
+    ``RUN/config.json``) must belong to trajectory NNN of that run (files that name no run, written
+    before files did, are taken as they are)."""
+    folder = file.parent
+    if file.name == TRAJECTORY_FILE and folder.name.startswith("traj_") and (folder.parent / RUN_CONFIG).is_file():  # fmt: skip
+        advice = (
+            "export the file from the run folder it belongs to, or restore this one from a copy"
+        )
+        return TrajectoryFolder.in_run(folder, require_identity=False).load_trajectory(advice)
+    return load_trajectory(file)
+
+
 def _load_all(files: list[Path]) -> tuple[str, list[tuple[Path, Trajectory]]]:
-    loaded = [(file, load_trajectory(file)) for file in files]
+    loaded = [(file, _load(file)) for file in files]
     env_ids = sorted({traj.meta["env_id"] for _, traj in loaded})
     if len(env_ids) > 1:
         first = {env_id: next(f for f, t in loaded if t.meta["env_id"] == env_id) for env_id in env_ids}  # fmt: skip
@@ -217,19 +241,14 @@ def export_minari(
 
     ``data_path`` is Minari's datasets root (default: ``MINARI_DATASETS_PATH``, else
     ``~/.minari/datasets``); ``author`` defaults to the user name. Raises :class:`UserError` for an
-    existing or malformed ID, missing files and mixed env IDs, :class:`TrajectoryFileError` (both
-    ValueErrors) for a damaged file or one whose replay differs; nothing is left behind then.
+    existing or malformed ID, an ID another export is writing, missing files, mixed env IDs and a
+    full disk, :class:`TrajectoryFileError` (both ValueErrors) for a damaged file, one of another
+    run, or one whose replay differs; nothing is left under the ID then.
     Returns the dataset, as ``minari.load_dataset(dataset_id)`` would.
     """
-    import gymnasium as gym
     import minari
-    from minari.data_collector import EpisodeBuffer
     from minari.dataset.minari_dataset import parse_dataset_id
     from minari.storage import get_dataset_path
-
-    import dexterous_gym  # noqa: F401  (registers the env IDs)
-    from baselines.common.envs import check_env_id
-    from dexterous_gym.provenance import package_versions
 
     try:
         parse_dataset_id(dataset_id)
@@ -237,93 +256,181 @@ def export_minari(
         raise UserError(f"--dataset-id {dataset_id!r}: {err}") from err
     with _datasets_root(data_path):
         target = Path(get_dataset_path(dataset_id))
-        if target.exists():
-            raise UserError(f"dataset {dataset_id} already exists at {target}; pick another ID "
-                            f"(or version, -v1) or delete it (minari delete {dataset_id})")  # fmt: skip
-        env_id, loaded = _load_all(find_trajectory_files(paths))
+        root = Path(get_dataset_path())
+        staging = root / f".{dataset_id.replace('/', '__')}.partial"
         try:
-            check_env_id(env_id)
-        except ValueError as err:
-            raise UserError(f"{loaded[0][0]}: {str(err).removeprefix('--env: ')}") from err
-        env = gym.make(env_id)
-        try:
-            episodes = [_episode(env.unwrapped, file, traj) for file, traj in loaded]
-        finally:
-            env.close()
-        first = loaded[0][1]
-        action_space = env.action_space
-        assert isinstance(action_space, gym.spaces.Box)  # all our envs: Box(-1, 1)
-        action_space = gym.spaces.Box(
-            action_space.low.astype(first.actions.dtype),
-            action_space.high.astype(first.actions.dtype),
-            dtype=first.actions.dtype.type,
-        )
-        buffers = [
-            EpisodeBuffer(
-                id=i,
-                options={"state": ep.trajectory.states[0]},
-                observations=ep.observations,
-                actions=ep.trajectory.actions,
-                rewards=ep.trajectory.rewards,
-                terminations=ep.terminations,
-                truncations=ep.truncations,
-                infos=ep.infos,
-            )
-            for i, ep in enumerate(episodes)
-        ]
-        planners = sorted({str(ep.trajectory.meta["planner"]) for ep in episodes})
-        algorithm = "+".join(ALGORITHM_NAMES.get(p, p) for p in planners)
-        versions = package_versions()
-        imported = [ep for ep in episodes if "source" in ep.trajectory.meta]
-        if description is None and imported:
-            description = (
-                f"{len(episodes)} trajectories of {env_id} (dexterous_gym) from the original "
-                f"authors' code release ({imported[0].trajectory.meta['source']['repository']}, "
-                "Charlesworth & Montana, ICML 2021), imported by python -m baselines.datasets "
-                "import-scdm. infos['state'] holds env.unwrapped.get_state() vectors of the stored "
-                "states (their simulator was MuJoCo 2.0, so replaying the actions drifts from them "
-                "within 25-50 steps; the observations are the env's observations of the stored "
-                "states); rewards and infos['success'] are the env's on those states."
-            )
-        elif description is None:
-            description = (
-                f"{len(episodes)} {algorithm} trajectories of {env_id} (dexterous_gym), one per "
-                "episode. infos['state'] holds env.unwrapped.get_state() vectors (one per "
-                "observation), infos['success'] the success flags; replaying the actions from "
-                "infos['state'][0] reproduces rewards and states bitwise on the MuJoCo version in "
-                "the requirements."
-            )
-        requirements = [f"mujoco=={versions['mujoco']}"]
-        if versions["dexterous-gym"] is not None:
-            requirements.insert(0, f"dexterous-gym>={versions['dexterous-gym']}")
-        try:
-            with warnings.catch_warnings():
-                for message in _OMITTED_FIELD_WARNINGS:
-                    warnings.filterwarnings("ignore", message=message, category=UserWarning)
-                dataset = minari.create_dataset_from_buffers(
-                    dataset_id,
-                    buffers,
-                    env=env,
-                    eval_env=env_id,
-                    algorithm_name=algorithm,
-                    author=author or _user_name(),
-                    author_email=author_email,
-                    code_permalink=code_permalink,
-                    action_space=action_space,
-                    description=description,
-                    requirements=requirements,
-                )
-            dataset.storage.update_episode_metadata([_episode_metadata(ep) for ep in episodes])
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)  # no half-written dataset under this ID
+            with run_folder_lock(staging):
+                _clear(staging)  # what a killed export of this ID left
+                if target.exists():
+                    raise UserError(f"dataset {dataset_id} already exists at {target}; pick another ID "
+                                    f"(or version, -v1) or delete it (minari delete {dataset_id})")  # fmt: skip
+                try:
+                    with _datasets_root(staging):
+                        _write_dataset(paths, dataset_id, staging, author=author or _user_name(),
+                                       author_email=author_email, description=description,
+                                       code_permalink=code_permalink)  # fmt: skip
+                    _move_into_place(staging, dataset_id, target)
+                finally:
+                    _clear(staging)
+        except FolderBusyError:
+            holder = (staging / LOCK_FILE).read_text().strip() or "another process"
+            raise UserError(
+                f"dataset {dataset_id} is being written by another export ({holder}, holding "
+                f"{staging / LOCK_FILE}); wait for it to finish, or stop it and export again"
+            ) from None
+        except OSError as err:
+            if not isinstance(err, FileNotFoundError | FileExistsError):
+                raise UserError(
+                    f"{err}; nothing was written under {target}: "
+                    f"{'free disk space' if err.errno == errno.ENOSPC else 'fix the cause'} and "
+                    "export again"
+                ) from None
             raise
-    return dataset
+        return minari.load_dataset(dataset_id)
+
+
+def _clear(staging: Path) -> None:
+    """Remove everything in the staging folder but its lock."""
+    for path in staging.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _move_into_place(staging: Path, dataset_id: str, target: Path) -> None:
+    """The complete dataset from the staging root to the datasets root, in one rename, after
+    creating its namespaces there as Minari would."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+    from minari.namespace import create_namespace, list_local_namespaces
+
+    namespace = parse_dataset_id(dataset_id)[0]
+    if namespace is not None and namespace not in list_local_namespaces():
+        create_namespace(namespace)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staging / dataset_id, target)
+
+
+def _needed_bytes(episodes: Sequence[_Episode]) -> int:
+    """About what the dataset takes on disk: its arrays, plus a margin for HDF5's own data."""
+    total = 0
+    for ep in episodes:
+        observations = ep.observations.values() if isinstance(ep.observations, dict) else [ep.observations]  # fmt: skip
+        arrays = [*observations, *ep.infos.values(), ep.trajectory.actions, ep.trajectory.rewards]
+        total += sum(np.asarray(a).nbytes for a in arrays)
+    return int(total * 1.2) + (1 << 20)
+
+
+def _write_dataset(
+    paths: Sequence[str | Path],
+    dataset_id: str,
+    staging: Path,
+    *,
+    author: str,
+    author_email: str | None,
+    description: str | None,
+    code_permalink: str | None,
+) -> None:
+    """Replay the files and write the dataset under the current Minari root (the staging one)."""
+    import gymnasium as gym
+    import minari
+
+    import dexterous_gym  # noqa: F401  (registers the env IDs)
+    from baselines.common.envs import check_env_id
+    from dexterous_gym.provenance import package_versions
+
+    env_id, loaded = _load_all(find_trajectory_files(paths))
+    try:
+        check_env_id(env_id)
+    except ValueError as err:
+        raise UserError(f"{loaded[0][0]}: {str(err).removeprefix('--env: ')}") from err
+    env = gym.make(env_id)
+    try:
+        episodes = [_episode(env.unwrapped, file, traj) for file, traj in loaded]
+    finally:
+        env.close()
+    needed, free = _needed_bytes(episodes), shutil.disk_usage(staging).free
+    if free < needed:
+        # h5py can crash the process on a full disk rather than raise: do not start writing
+        raise OSError(errno.ENOSPC, f"the dataset needs about {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free", str(staging))  # fmt: skip
+    box = env.action_space
+    assert isinstance(box, gym.spaces.Box)  # all our envs: Box(-1, 1)
+    dtype = loaded[0][1].actions.dtype
+    action_space = gym.spaces.Box(box.low.astype(dtype), box.high.astype(dtype), dtype=dtype.type)
+    planners = sorted({str(ep.trajectory.meta["planner"]) for ep in episodes})
+    algorithm = "+".join(ALGORITHM_NAMES.get(p, p) for p in planners)
+    versions = package_versions()
+    requirements = [f"mujoco=={versions['mujoco']}"]
+    if versions["dexterous-gym"] is not None:
+        requirements.insert(0, f"dexterous-gym>={versions['dexterous-gym']}")
+    with warnings.catch_warnings():
+        for message in _OMITTED_FIELD_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        dataset = minari.create_dataset_from_buffers(
+            dataset_id,
+            _buffers(episodes),
+            env=env,
+            eval_env=env_id,
+            algorithm_name=algorithm,
+            author=author,
+            author_email=author_email,
+            code_permalink=code_permalink,
+            action_space=action_space,
+            description=description or _description(env_id, episodes, algorithm),
+            requirements=requirements,
+        )
+    dataset.storage.update_episode_metadata([_episode_metadata(ep) for ep in episodes])
+
+
+def _buffers(episodes: Sequence[_Episode]) -> list[Any]:
+    from minari.data_collector import EpisodeBuffer
+
+    return [
+        EpisodeBuffer(
+            id=i,
+            options={"state": ep.trajectory.states[0]},
+            observations=ep.observations,
+            actions=ep.trajectory.actions,
+            rewards=ep.trajectory.rewards,
+            terminations=ep.terminations,
+            truncations=ep.truncations,
+            infos=ep.infos,
+        )
+        for i, ep in enumerate(episodes)
+    ]
+
+
+def _description(env_id: str, episodes: Sequence[_Episode], algorithm: str) -> str:
+    imported = [ep for ep in episodes if "source" in ep.trajectory.meta]
+    if imported:
+        return (
+            f"{len(episodes)} trajectories of {env_id} (dexterous_gym) from the original "
+            f"authors' code release ({imported[0].trajectory.meta['source']['repository']}, "
+            "Charlesworth & Montana, ICML 2021), imported by python -m baselines.datasets "
+            "import-scdm. infos['state'] holds env.unwrapped.get_state() vectors of the stored "
+            "states (their simulator was MuJoCo 2.0, so replaying the actions drifts from them "
+            "within 25-50 steps; the observations are the env's observations of the stored "
+            "states); rewards and infos['success'] are the env's on those states."
+        )
+    return (
+        f"{len(episodes)} {algorithm} trajectories of {env_id} (dexterous_gym), one per "
+        "episode. infos['state'] holds env.unwrapped.get_state() vectors (one per "
+        "observation), infos['success'] the success flags; replaying the actions from "
+        "infos['state'][0] reproduces rewards and states bitwise on the MuJoCo version in "
+        "the requirements."
+    )
 
 
 def _episode_metadata(ep: _Episode) -> dict[str, Any]:
     meta = ep.trajectory.meta
     data: dict[str, Any] = {"source": str(ep.source), "planner": str(meta["planner"])}
-    if meta.get("seed") is not None:
+    identity = TrajectoryIdentity.from_dict(ep.trajectory.identity)
+    if identity is not None:  # the run's seed, which a copied or edited sidecar cannot change
+        data.update({"planner_seed": identity.seed, "run_config_hash": identity.config_hash,
+                     "trajectory_index": identity.index})  # fmt: skip
+    elif meta.get("seed") is not None:
         data["planner_seed"] = int(meta["seed"])
     if "source" in meta:  # imported: name the original file
         data.update({

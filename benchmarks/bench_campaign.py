@@ -47,7 +47,7 @@ def sequential(env_id: str, n: int, root: Path) -> float:
     config = make_config("smoke", env_id, **overrides())
     tic = time.perf_counter()
     for seed in range(n):
-        run_trajectory(env_id, config, seed, root / f"traj_{seed:03d}", video=False, n_threads=1, progress_bar=False)  # fmt: skip
+        run_trajectory(env_id, config, seed, root / f"traj_{seed:03d}", video=False, n_threads=1, progress_bar=False, index=seed)  # fmt: skip
     return time.perf_counter() - tic
 
 

@@ -7,6 +7,12 @@ replays the trajectory. Files written before states ended with a model tag hold 
 shorter; :func:`load_trajectory` upgrades them to the current layout (the sidecar names their env).
 Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
 ``planner``, ``versions`` (package and MuJoCo versions).
+
+A file written by a run (TOPDM/MPPI) also names the run it belongs to: ``run_identity``, a JSON
+object, is both an entry of the ``.npz`` (its UTF-8 text as uint8, so that every entry is numeric)
+and a key of the sidecar, and the two must agree, so an ``.npz`` swapped in from another
+trajectory is refused. Files without a run (the authors' release
+imported by :mod:`baselines.scdm`, hand-made demonstrations) have neither.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 ARRAY_KEYS = ("start_state", "actions", "rewards", "success", "states")
 META_KEYS = ("format_version", "env_id", "goal", "seed", "config", "planner", "versions")
+IDENTITY_KEY = "run_identity"  # optional, in the .npz (JSON text) and in the sidecar
 
 
 class TrajectoryFileError(ValueError):
@@ -47,15 +54,27 @@ class Trajectory:
     success: np.ndarray
     states: np.ndarray
     meta: dict[str, Any]
+    identity: dict[str, Any] | None = None  # the run the file belongs to (``run_identity``)
 
 
-def save_trajectory(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
-    """Write ``path`` (.npz) and its .json sidecar atomically; returns the .npz path."""
+def save_trajectory(
+    path: str | Path,
+    arrays: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    identity: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``path`` (.npz) and its .json sidecar atomically; returns the .npz path.
+    ``identity`` (JSON-serialisable) names the run the trajectory belongs to, in both files."""
     path = Path(path).with_suffix(".npz")
     meta = {"format_version": FORMAT_VERSION, "versions": package_versions(), **meta}
+    if identity is not None:
+        meta[IDENTITY_KEY] = identity
     _check(arrays, meta, path)
     buffer = io.BytesIO()
     payload: dict[str, Any] = {k: np.asarray(arrays[k]) for k in ARRAY_KEYS}
+    if identity is not None:
+        text = json.dumps(identity, sort_keys=True)
+        payload[IDENTITY_KEY] = np.frombuffer(text.encode(), dtype=np.uint8)
     np.savez_compressed(buffer, **payload)  # demos ship as package data: keep them small
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
     write_json(path.with_suffix(".json"), meta)
@@ -98,7 +117,40 @@ def load_trajectory(path: str | Path) -> Trajectory:
         # appended (states of any other size were refused above)
         arrays["start_state"] = layout.upgrade(arrays["start_state"])
         arrays["states"] = layout.upgrade(arrays["states"])
-    return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta)
+    identity = _identity(arrays, meta, path)
+    return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta, identity=identity)
+
+
+def _identity(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """The file's run identity; the ``.npz``'s and the sidecar's must be the same (or both absent)."""
+    in_arrays = None
+    if IDENTITY_KEY in arrays:
+        text = arrays[IDENTITY_KEY]
+        try:
+            if text.dtype != np.uint8 or text.ndim != 1:
+                raise ValueError(f"expected UTF-8 bytes (uint8), got {text.dtype} of shape {text.shape}")  # fmt: skip
+            in_arrays = json.loads(text.tobytes().decode())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise TrajectoryFileError(f"{path}: damaged {IDENTITY_KEY} ({err})") from err
+    in_sidecar = meta.get(IDENTITY_KEY)
+    if in_arrays != in_sidecar:
+        raise TrajectoryFileError(
+            f"{path}: its arrays belong to {describe_identity(in_arrays)} but its sidecar "
+            f"{path.with_suffix('.json').name} to {describe_identity(in_sidecar)}: one of the two "
+            "was copied in from another trajectory"
+        )
+    if in_arrays is not None and not isinstance(in_arrays, dict):
+        raise TrajectoryFileError(f"{path}: {IDENTITY_KEY} must be a JSON object, got {in_arrays!r}")  # fmt: skip
+    return in_arrays
+
+
+def describe_identity(identity: Any) -> str:
+    """A run identity in words, for messages (``no run`` for files without one)."""
+    if identity is None:
+        return "no run"
+    if isinstance(identity, dict):
+        return "run " + " ".join(f"{k}={v}" for k, v in sorted(identity.items()))
+    return f"run {identity!r}"
 
 
 @functools.cache

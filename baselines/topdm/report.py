@@ -1,11 +1,13 @@
-"""Summarise TOPDM / MPPI run folders: a Markdown table and a per-step figure.
+"""Summarise TOPDM / MPPI run folders: a Markdown table and a per-step figure; a campaign's
+success table (``OUT/results.md``).
 
     python -m baselines.topdm.report runs/topdm_* runs/mppi_* [--plot FIG.png] [--out TABLE.md]
     python -m baselines.topdm.report --video RUN/traj_000/trajectory.npz OUT.gif
     python -m baselines.topdm.report --campaigns CAMPAIGN... --plot FIG.png   # returns per env
 
 Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
-from its latest checkpoint (marked unfinished), so a table can be made while runs go on.
+from its latest checkpoint (marked unfinished), so a table can be made while runs go on; a file
+of another trajectory (copied in) is refused, naming it.
 """
 
 from __future__ import annotations
@@ -16,41 +18,64 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from baselines.topdm.config import planner_name
+from baselines.common.runfolder import atomic_write, read_json, write_json
+from baselines.topdm.config import make_config, planner_name, simulated_steps
+from baselines.topdm.folder import RUN_CONFIG, TrajectoryFolder
+
+if TYPE_CHECKING:
+    from baselines.topdm.jobs import Job, JobState
+
+RESULTS_FILE = "results"  # OUT/results.md and OUT/results.json: a campaign's success table
+
+# TOPDM success counts of the original code's committed trajectory sets (SCDM,
+# prerun_trajectories/, 2020-09-14): very likely those behind the ICML 2021 paper's TOPDM success
+# rates, at the paper preset. PenReorientation-v0 is the stock one-hand pen task in SCDM's form
+# (HandManipulatePenFull in the original set).
+PAPER_SUCCESS: dict[str, tuple[int, int]] = {
+    "EggHandOver-v0": (53, 54),
+    "BlockHandOver-v0": (50, 50),
+    "PenHandOver-v0": (43, 50),
+    "EggCatchUnderarm-v0": (64, 66),
+    "EggCatchOverarm-v0": (48, 50),
+    "TwoEggCatchUnderArm-v0": (19, 30),
+    "PenReorientation-v0": (89, 107),
+}
 
 
-def read_trajectory(folder: Path) -> dict[str, Any]:
-    """One trajectory's per-step rewards and success, its budget and whether it finished."""
-    from baselines.topdm.run import read_progress
+def read_trajectory(path: Path) -> dict[str, Any]:
+    """One trajectory's per-step rewards and success, its budget and whether it finished.
 
+    Its files must belong to it (trajectory ``NNN`` of the run its ``config.json`` describes);
+    files written before files named their trajectory are read as they are.
+    """
+    folder = TrajectoryFolder.in_run(path, require_identity=False)
     rewards, success, sim_steps, wall_s = np.zeros(0), np.zeros(0), 0, 0.0
-    summary_path, trajectory_path = folder / "summary.json", folder / "trajectory.npz"
-    if summary_path.exists() and trajectory_path.exists():
+    finished = folder.summary_file.exists()
+    if finished and folder.trajectory_file.exists():
         # finished: the trajectory file and summary suffice (kept folders may lack checkpoints)
-        from baselines.common.trajectory import load_trajectory
-
-        traj = load_trajectory(trajectory_path)
-        summary = json.loads(summary_path.read_text())
+        traj = folder.load_trajectory()
+        summary = folder.read_summary()
         rewards, success = np.asarray(traj.rewards), np.asarray(traj.success)
         sim_steps, wall_s = int(summary["sim_steps"]), float(summary["wall_s"])
     else:
-        progress = read_progress(folder, repair=False)  # a report never writes
+        progress = folder.progress(repair=False)  # a report never writes
         if progress is not None:  # else: started, no control step completed yet
-            rewards, success = progress["rewards"].copy(), progress["success"].copy()
-            sim_steps, wall_s = int(progress["sim_steps"]), float(progress["wall_s"])
-    run_config = json.loads((folder.parent / "config.json").read_text())
+            rewards, success = progress.rewards.copy(), progress.success.copy()
+            sim_steps, wall_s = progress.sim_steps, progress.wall_s
+    run_config = read_json(path.parent / RUN_CONFIG, expect=dict)
     hits = np.flatnonzero(success == 1.0)
+    assert folder.identity is not None  # in_run knows it
     return {
-        "folder": str(folder),
+        "folder": str(path),
         "planner": planner_name(bool(run_config.get("mppi"))),
-        "seed": run_config["seed"] + int(folder.name.split("_")[-1]),
+        "seed": folder.identity.seed,
         "steps": len(rewards),
         "traj_len": run_config["planner_config"]["traj_len"],
-        "finished": (folder / "summary.json").exists(),
+        "finished": finished,
         "success_final": bool(success[-1] == 1.0) if len(success) else False,
         "first_success": int(hits[0]) if hits.size else None,
         "return": float(rewards.sum()),
@@ -99,6 +124,120 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
                 f"{np.mean([r['return'] for r in done]):.2f}."
             )
     return "\n".join(lines) + "\n"
+
+
+def final_distances(jobs: Sequence[Job]) -> tuple[float, float] | None:
+    """Median over the finished trajectories of the distances left at the last step: position
+    (m) and rotation (rad), the worse object's for two objects; how far from success a task
+    stayed. ``None`` for envs without a goal or without finished trajectories."""
+    from baselines.topdm.run import dexterous_env  # the env stack: only for campaign tables
+
+    folders = [job.trajectory_folder for job in jobs]
+    folders = [folder for folder in folders if folder.trajectory_file.exists()]
+    if not folders:
+        return None
+    env = dexterous_env(jobs[0].env_id)
+    try:
+        if not env.has_goal:
+            return None
+        d_pos, d_rot = [], []
+        for folder in folders:
+            env.set_state(folder.load_trajectory().states[-1])
+            terms = env.evaluate(env.data.qpos, env.data.qvel, env.goal).terms
+            d_pos.append(max(float(v) for k, v in terms.items() if k.startswith("d_pos")))
+            d_rot.append(max(float(v) for k, v in terms.items() if k.startswith("d_rot")))
+        return float(np.median(d_pos)), float(np.median(d_rot))
+    finally:
+        env.close()
+
+
+def success_table(jobs: Sequence[Job], states: dict[Job, JobState]) -> list[dict[str, Any]]:
+    """One row per env: success at the final step with a 95 % Wilson interval, success at any
+    step, returns, the distances left at the last step, and the budget beside the paper's."""
+    from scipy.stats import binomtest  # only campaign tables need scipy
+
+    rows = []
+    for env_id in dict.fromkeys(job.env_id for job in jobs):
+        env_jobs = [job for job in jobs if job.env_id == env_id]
+        summaries: list[dict[str, Any]] = [
+            s for s in (states[j].summary for j in env_jobs) if s is not None
+        ]
+        returns = np.array([float(s["return"]) for s in summaries])
+        finals = [s.get("success_final") for s in summaries]
+        has_success = bool(finals) and all(f is not None for f in finals)
+        k, n = (sum(map(bool, finals)), len(finals)) if has_success else (0, 0)
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson") if n else None
+        any_hits = sum(bool(s.get("success_any")) for s in summaries) if has_success else None
+        distances = final_distances([j for j in env_jobs if states[j].summary is not None])
+        budget = env_jobs[0].cost
+        paper = simulated_steps(make_config("paper", env_id))
+        rows.append(
+            {
+                "env_id": env_id,
+                "planner": planner_name(env_jobs[0].mppi),
+                "finished": len(summaries),
+                "trajectories": len(env_jobs),
+                "successes": k if has_success else None,
+                "success_rate": k / n if n else None,
+                "ci95": [float(ci.low), float(ci.high)] if ci is not None else None,
+                "success_any": any_hits,
+                "mean_return": float(returns.mean()) if returns.size else None,
+                "sd_return": float(returns.std(ddof=1)) if returns.size > 1 else None,
+                "final_d_pos_median": distances[0] if distances else None,
+                "final_d_rot_median": distances[1] if distances else None,
+                "env_steps_per_trajectory": budget,
+                "paper_env_steps_per_trajectory": paper,
+                "budget_fraction": budget / paper,
+                "paper_success": PAPER_SUCCESS.get(env_id),
+                "wall_s": sum(float(s.get("wall_s", 0.0)) for s in summaries),
+            }
+        )
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The success table as Markdown."""
+    head = (
+        "| env | planner | trajectories | success (final step) | 95 % CI (Wilson) | success (any step) "
+        "| mean return (sd) | left at the last step: d_pos, d_rot (median) "
+        "| env steps / trajectory | of the paper's | paper (TOPDM) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        n = f"{r['finished']}/{r['trajectories']}"
+        if r["success_rate"] is None:
+            rate = ci = anyhit = "n/a (no success)"
+        else:
+            rate = f"{r['successes']}/{r['finished']} = {r['success_rate']:.2f}"
+            ci = f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+            anyhit = f"{r['success_any']}/{r['finished']}"
+        ret = "-" if r["mean_return"] is None else f"{r['mean_return']:.2f}"
+        if r["sd_return"] is not None:
+            ret += f" ({r['sd_return']:.2f})"
+        left = "-"
+        if r["final_d_pos_median"] is not None:
+            left = f"{100 * r['final_d_pos_median']:.1f} cm, {r['final_d_rot_median']:.2f} rad"
+        paper = r["paper_success"]
+        paper_text = f"{paper[0]}/{paper[1]} = {paper[0] / paper[1]:.2f}" if paper else "-"
+        lines.append(
+            f"| {r['env_id']} | {r['planner']} | {n} | {rate} | {ci} | {anyhit} | {ret} | {left} "
+            f"| {_steps(r['env_steps_per_trajectory'])} | {100 * r['budget_fraction']:.2g} % "
+            f"| {paper_text} |"
+        )
+    return "\n".join(lines)
+
+
+def _steps(n: int) -> str:
+    return f"{n / 1e6:.3g} M" if n >= 1e6 else f"{n / 1e3:.3g} k"
+
+
+def write_results(out: Path, rows: Sequence[dict[str, Any]]) -> str:
+    """``OUT/results.md`` and ``OUT/results.json`` (atomically); returns the Markdown."""
+    text = format_table(rows) + "\n"
+    atomic_write(out / f"{RESULTS_FILE}.md", lambda handle: handle.write(text.encode()))
+    write_json(out / f"{RESULTS_FILE}.json", list(rows))
+    return text
 
 
 def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import dexterous_gym  # noqa: F401
+from baselines.common.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 from baselines.topdm.__main__ import main
 from baselines.topdm.config import iterations_at, make_config, parse_overrides, simulated_steps
 from baselines.topdm.run import run_trajectory
-from baselines.topdm.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 
 ENV = "EggHandOver-v0"
 
@@ -220,13 +220,6 @@ def test_report_table_plot_and_errors(tmp_path: Path, capsys) -> None:
     planner_state.write_bytes(b"not an npz")
     assert report.main([str(out)]) == 2
     assert "damaged checkpoint" in capsys.readouterr().err
-    # folders written before the checkpoint store hold one checkpoint.npz; it is read too
-    legacy = tmp_path / "legacy"
-    (legacy / "traj_000").mkdir(parents=True)
-    (legacy / "config.json").write_text((out / "config.json").read_text())
-    (legacy / "traj_000" / "checkpoint.npz").write_bytes(b"not an npz")
-    assert report.main([str(legacy)]) == 2
-    assert "damaged checkpoint" in capsys.readouterr().err
 
 
 def test_mppi_weights_are_scale_free_when_normalised() -> None:
@@ -243,39 +236,6 @@ def test_mppi_weights_are_scale_free_when_normalised() -> None:
     np.testing.assert_array_equal(mppi_weights(np.full(5, 3.0), 2.0, normalize=True), np.ones(5))
     with pytest.raises(ValueError, match="mppi_gamma"):
         make_config("smoke", ENV, mppi_gamma=0.0)
-
-
-def test_trajectory_folders_written_before_the_checkpoint_store_still_resume(tmp_path: Path) -> None:  # fmt: skip
-    import shutil
-
-    config = make_config("smoke", ENV)
-    full = run_trajectory(ENV, config, 7, tmp_path / "a", n_threads=1, video=False)
-    run_trajectory(ENV, config, 7, tmp_path / "b", n_threads=1, video=False, max_steps=1)
-    # the layout of older folders: a single checkpoint.npz beside the trajectory
-    (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
-    shutil.copy(state, tmp_path / "b" / "checkpoint.npz")
-    shutil.rmtree(tmp_path / "b" / "checkpoints")
-    resumed = run_trajectory(ENV, config, 7, tmp_path / "b", resume=True, n_threads=1, video=False)  # fmt: skip
-    assert resumed["return"] == full["return"]
-
-
-def test_a_checkpoint_with_states_of_the_older_layout_resumes(tmp_path: Path) -> None:
-    """States saved before they carried a model tag (one entry shorter) are upgraded on resume,
-    and the trajectory is bitwise the uninterrupted one."""
-    config = make_config("smoke", ENV)
-    run_trajectory(ENV, config, 3, tmp_path / "a", n_threads=1, video=False)
-    run_trajectory(ENV, config, 3, tmp_path / "b", n_threads=1, video=False, max_steps=1)
-    (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
-    with np.load(state) as data:
-        arrays = {k: data[k] for k in data.files}
-    arrays["states"] = arrays["states"][:, :-1]  # drop the model tag: the older layout
-    np.savez(tmp_path / "b" / "checkpoint.npz", **arrays)
-    import shutil
-
-    shutil.rmtree(tmp_path / "b" / "checkpoints")
-    run_trajectory(ENV, config, 3, tmp_path / "b", resume=True, n_threads=1, video=False)
-    a, b = load_trajectory(tmp_path / "a" / "trajectory.npz"), load_trajectory(tmp_path / "b" / "trajectory.npz")  # fmt: skip
-    assert np.array_equal(a.states, b.states) and np.array_equal(a.actions, b.actions)
 
 
 def test_resume_refuses_a_checkpoint_of_another_trajectory(tmp_path: Path) -> None:

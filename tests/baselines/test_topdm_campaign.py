@@ -78,7 +78,7 @@ def test_layout_is_one_topdm_run_folder_per_env(in_process: Path) -> None:
 
 def test_a_trajectory_equals_the_single_run_tool(in_process: Path, tmp_path: Path) -> None:
     single = tmp_path / "single"
-    run_trajectory("EggHandOver-v0", make_config("smoke", "EggHandOver-v0"), 1, single, video=False)
+    run_trajectory("EggHandOver-v0", make_config("smoke", "EggHandOver-v0"), 1, single, video=False, index=1)  # fmt: skip
     with np.load(single / "trajectory.npz") as a, np.load(in_process / "EggHandOver-v0/traj_001/trajectory.npz") as b:  # fmt: skip
         assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
 
@@ -119,7 +119,7 @@ def test_resume_reads_its_state_from_the_folders(in_process: Path, tmp_path: Pat
     jobs = prepare_campaign(args)
     done, partial = jobs[0], jobs[1]
     run_trajectory(done.env_id, done.config, done.seed, done.folder, video=False)
-    run_trajectory(partial.env_id, partial.config, partial.seed, partial.folder, resume=True, video=False, max_steps=2)  # fmt: skip
+    run_trajectory(partial.env_id, partial.config, partial.seed, partial.folder, resume=True, video=False, max_steps=2, index=partial.index)  # fmt: skip
     finished_at = (done.folder / "trajectory.npz").stat().st_mtime_ns
     assert campaign.read_job_state(partial).steps == 2
     run_campaign(smoke(out, resume=True), stream=open(os.devnull, "w"))  # noqa: SIM115
