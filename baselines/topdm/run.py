@@ -276,8 +276,8 @@ def _run_trajectory(
     env = dexterous_env(env_id)
     rollout = BatchedRollout(env, n_threads=n_threads)
     planner = (MppiPlanner if mppi else TopdmPlanner)(rollout, config)
-    if saved is not None:  # states of checkpoints written before the model tag: upgraded
-        ckpt = {**saved, "states": env.state_layout.upgrade(saved["states"])}
+    if saved is not None:
+        ckpt = dict(saved)
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = ckpt["rng"]
     else:

@@ -10,7 +10,8 @@ import numpy as np
 from gymnasium_robotics.core import GoalEnv
 from numpy.typing import ArrayLike
 
-from dexterous_gym.envs.base import QUAT_NORM_TOLERANCE, DexterousMujocoEnv, Evaluation
+from dexterous_gym.envs.base import DexterousMujocoEnv, Evaluation
+from dexterous_gym.simulation import QUAT_NORM_TOLERANCE, StateProblem
 from dexterous_gym.tasks import Box3
 from dexterous_gym.validation import real_array
 
@@ -124,7 +125,7 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
 
 def pose_goal_problems(
     pose: np.ndarray, label: str, boxes: Sequence[Box3], where: str
-) -> list[tuple[np.ndarray, str]]:
+) -> list[StateProblem]:
     """``check_state``'s checks of one goal pose per row of ``pose`` (n, 7): a unit quaternion
     and a position inside one of ``boxes`` (``where`` names them in the message)."""
     norm = np.linalg.norm(pose[:, 3:], axis=-1)
