@@ -20,14 +20,19 @@ from dexterous_gym.validation import real_array
 # Everything mj_step reads: time, qpos, qvel, act, warm-start accelerations, ctrl, applied forces,
 # mocap poses, user data. Restoring it makes replay bitwise identical.
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
-# mj_step resets the data and bumps one of these when the simulation diverges.
-_DIVERGENCE_WARNINGS = np.array(
-    [
-        int(mujoco.mjtWarning.mjWARN_BADQPOS),
-        int(mujoco.mjtWarning.mjWARN_BADQVEL),
-        int(mujoco.mjtWarning.mjWARN_BADQACC),
-    ]
+# mj_step resets the data and bumps one of these when the simulation diverges. They are adjacent
+# in mjtWarning, so one slice of the counters holds them (cheaper than an index array per step).
+_BAD_STATE_WARNINGS = tuple(
+    int(w)
+    for w in (
+        mujoco.mjtWarning.mjWARN_BADQPOS,
+        mujoco.mjtWarning.mjWARN_BADQVEL,
+        mujoco.mjtWarning.mjWARN_BADQACC,
+    )
 )
+if max(_BAD_STATE_WARNINGS) - min(_BAD_STATE_WARNINGS) != len(_BAD_STATE_WARNINGS) - 1:
+    raise RuntimeError("unexpected mjtWarning order in this MuJoCo version")  # pragma: no cover
+_DIVERGENCE_WARNINGS = slice(min(_BAD_STATE_WARNINGS), max(_BAD_STATE_WARNINGS) + 1)
 
 
 # The components of an mjtState vector, in the order MuJoCo lays them out (by bit).
@@ -93,16 +98,20 @@ class Simulation:
                 f"action must have shape ({self.model.nu},), got {array.shape} "
                 f"(from {type(action).__name__})"
             )
-        if not np.all(np.isfinite(array)):
+        if not np.isfinite(array).all():
             raise ValueError(
                 f"action must be finite, got NaN or inf at {np.flatnonzero(~np.isfinite(array)).tolist()}"
             )
         return array
 
     def ctrl_from_actions(self, actions: np.ndarray) -> np.ndarray:
-        """Map actions of shape (..., nu) to ctrl; vectorised for the batched rollouts."""
-        ctrl = self.ctrl_centre + np.clip(actions, -1.0, 1.0) * self.ctrl_half_range
-        return np.clip(ctrl, self.ctrl_low, self.ctrl_high)
+        """Map actions of shape (..., nu) to ctrl; vectorised for the batched rollouts.
+
+        Clipping is written as maximum then minimum: the same values as ``np.clip`` for the
+        finite actions and ranges used here, without its Python-level wrapper on every step."""
+        clipped = np.minimum(np.maximum(actions, -1.0), 1.0)
+        ctrl = self.ctrl_centre + clipped * self.ctrl_half_range
+        return np.minimum(np.maximum(ctrl, self.ctrl_low), self.ctrl_high)
 
     def step(self, action: np.ndarray) -> bool:
         """Advance one env step (n_substeps physics steps). Returns True if MuJoCo diverged.

@@ -257,12 +257,11 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
     def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
         """The step reward and its terms ``spin`` and ``tilt`` for qpos/qvel of any leading
         batch shape (``goal`` is empty: PenSpin has none)."""
-        spin, tilt = pen_spin_terms(
-            qpos[..., self._pen_qpos], qvel[..., self._pen_qvel], self.pen_half_length
-        )
+        pen_qpos = qpos[..., self._pen_qpos]
+        spin, tilt = pen_spin_terms(pen_qpos, qvel[..., self._pen_qvel], self.pen_half_length)
         reward = spin_reward(spin, tilt, self.alpha, self.direction)
         # the ends' heights are not in the reward; planners use them to see a dropped pen
-        z_bottom, z_top = pen_end_heights(qpos[..., self._pen_qpos], self.pen_half_length)
+        z_bottom, z_top = pen_end_heights(pen_qpos, self.pen_half_length)
         terms = {"spin": spin, "tilt": tilt, "z_bottom": z_bottom, "z_top": z_top}
         return Evaluation(reward, reward, None, None, terms)
 

@@ -46,7 +46,9 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
     def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
         """:meth:`evaluate_goals` of the object poses in ``qpos`` against ``goal``."""
         achieved = self.achieved_goal_from_qpos(qpos)
-        return self.evaluate_goals(achieved, np.broadcast_to(goal, achieved.shape))
+        if goal.shape != achieved.shape:  # a batch of states: one goal per state
+            goal = np.broadcast_to(goal, achieved.shape)
+        return self.evaluate_goals(achieved, goal)
 
     def achieved_goal_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
         """Object pose(s) from qpos of any leading batch shape."""
@@ -67,12 +69,13 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
                     f"{name} must have a last dimension of {size} ({layout}) for "
                     f"{self.env_label}, got shape {value.shape}"
                 )
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 # a NaN distance compares False with every threshold: a NaN goal would score as
                 # a plain failure (-1 sparse) instead of being noticed
                 raise ValueError(f"{name} must be finite, got NaN or inf")
         try:
-            np.broadcast_shapes(achieved_goal.shape[:-1], desired_goal.shape[:-1])
+            if achieved_goal.shape != desired_goal.shape:
+                np.broadcast_shapes(achieved_goal.shape[:-1], desired_goal.shape[:-1])
         except ValueError:
             raise ValueError(
                 f"achieved_goal and desired_goal must have broadcastable batch shapes, got "
