@@ -77,7 +77,7 @@ def success_from_distances(
     ok = d_pos < distance_threshold
     if not ignore_rotation:
         ok &= d_rot < rotation_threshold
-    return ok.all(axis=-1).astype(np.float64)
+    return np.all(ok, axis=-1).astype(np.float64)
 
 
 def dense_reward_from_distances(
