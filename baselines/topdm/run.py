@@ -277,6 +277,11 @@ def _run_trajectory(
     rollout = BatchedRollout(env, n_threads=n_threads)
     planner = (MppiPlanner if mppi else TopdmPlanner)(rollout, config)
     if saved is not None:
+        if saved["states"].shape[-1] != env.state_size:
+            raise CheckpointError(
+                f"{out_dir}: the checkpoint's states have {saved['states'].shape[-1]} entries, "
+                f"{env_id}'s have {env.state_size}; start a new run in another --out folder"
+            )
         ckpt = dict(saved)
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = ckpt["rng"]

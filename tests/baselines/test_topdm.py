@@ -259,23 +259,25 @@ def test_trajectory_folders_written_before_the_checkpoint_store_still_resume(tmp
     assert resumed["return"] == full["return"]
 
 
-def test_a_checkpoint_with_states_of_the_older_layout_resumes(tmp_path: Path) -> None:
-    """States saved before they carried a model tag (one entry shorter) are upgraded on resume,
-    and the trajectory is bitwise the uninterrupted one."""
+def test_a_checkpoint_with_states_of_another_size_is_refused(tmp_path: Path) -> None:
+    """States without their model tag (one entry short) are refused on resume, naming both sizes."""
+    from baselines.common.checkpoint import CheckpointError
+
     config = make_config("smoke", ENV)
-    run_trajectory(ENV, config, 3, tmp_path / "a", n_threads=1, video=False)
     run_trajectory(ENV, config, 3, tmp_path / "b", n_threads=1, video=False, max_steps=1)
     (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
     with np.load(state) as data:
         arrays = {k: data[k] for k in data.files}
-    arrays["states"] = arrays["states"][:, :-1]  # drop the model tag: the older layout
+    size = arrays["states"].shape[1]
+    arrays["states"] = arrays["states"][:, :-1]  # without the model tag
     np.savez(tmp_path / "b" / "checkpoint.npz", **arrays)
     import shutil
 
     shutil.rmtree(tmp_path / "b" / "checkpoints")
-    run_trajectory(ENV, config, 3, tmp_path / "b", resume=True, n_threads=1, video=False)
-    a, b = load_trajectory(tmp_path / "a" / "trajectory.npz"), load_trajectory(tmp_path / "b" / "trajectory.npz")  # fmt: skip
-    assert np.array_equal(a.states, b.states) and np.array_equal(a.actions, b.actions)
+    with pytest.raises(
+        CheckpointError, match=f"states have {size - 1} entries, {ENV}'s have {size}"
+    ):
+        run_trajectory(ENV, config, 3, tmp_path / "b", resume=True, n_threads=1, video=False)
 
 
 def test_resume_refuses_a_checkpoint_of_another_trajectory(tmp_path: Path) -> None:
