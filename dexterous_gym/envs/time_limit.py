@@ -20,41 +20,47 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, WrapperSpec
-from gymnasium.wrappers import TimeLimit
+
+from dexterous_gym.validation import check_int
 
 
-class StepCountTimeLimit(TimeLimit[Any, Any]):
-    """Gymnasium's ``TimeLimit`` for Dexterous Gym envs: after each reset it sets the env to
-    truncate the episode at ``max_episode_steps`` of the env's own step count; ``step`` passes
-    straight through (no second counter)."""
+class StepCountTimeLimit(gym.Wrapper[Any, Any, Any, Any]):
+    """The time limit of ``gym.make``'s Dexterous Gym envs: after each reset it sets the env to
+    truncate the episode once the env's own step count reaches ``max_episode_steps``
+    (:meth:`~dexterous_gym.envs.DexterousMujocoEnv.truncate_episode_at`); ``step`` passes straight
+    through. Its spec holds ``max_episode_steps``, as Gymnasium's ``TimeLimit``'s does.
+
+    Not a subclass of Gymnasium's ``TimeLimit``: tools such as rl-zoo replace that class at import
+    (``rl_zoo3.gym_patches``), and every tool reads the limit from ``env.spec.max_episode_steps``.
+    """
 
     def __init__(self, env: gym.Env[Any, Any], max_episode_steps: int) -> None:
-        if not callable(getattr(env.unwrapped, "truncate_episode_at", None)):
+        episode_env = env.unwrapped
+        if not callable(getattr(episode_env, "truncate_episode_at", None)):
             raise TypeError(
-                f"env: StepCountTimeLimit needs a Dexterous Gym env, got {type(env.unwrapped).__name__}"
+                f"env: StepCountTimeLimit needs a Dexterous Gym env, got {type(episode_env).__name__}"
             )
-        super().__init__(env, max_episode_steps)
-        self._episode_env: Any = env.unwrapped
-
-    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        return self.env.step(action)
+        super().__init__(env)
+        self.max_episode_steps = check_int(max_episode_steps, "max_episode_steps", minimum=1)
+        self._episode_env: Any = episode_env
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        self._episode_env.truncate_episode_at(self._max_episode_steps)
+        self._episode_env.truncate_episode_at(self.max_episode_steps)
         return obs, info
 
     @property
     def spec(self) -> EnvSpec | None:  # type: ignore[override]  # as Gymnasium's wrappers
-        """The spec ``gym.make`` recreates this stack from: ``TimeLimit``'s, with the swap listed
-        in its ``additional_wrappers`` (as the registered spec has it)."""
+        """The spec ``gym.make`` recreates this stack from: the env's, with
+        ``max_episode_steps`` and the swap listed in ``additional_wrappers`` (as the registered
+        spec has them)."""
         if self._cached_spec is None:
             spec = self.env.spec
             if spec is not None:
                 spec = deepcopy(spec)
-                spec.max_episode_steps = self._max_episode_steps
+                spec.max_episode_steps = self.max_episode_steps
                 spec.additional_wrappers += (WRAPPER_SPEC,)
             self._cached_spec = spec
         return self._cached_spec
@@ -64,7 +70,8 @@ def with_step_count_time_limit(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
     """``env`` with the ``TimeLimit`` that ``gym.make`` put outermost replaced by a
     :class:`StepCountTimeLimit` of the same length; ``env`` itself if it has none
     (``gym.make(..., max_episode_steps=-1)``)."""
-    if isinstance(env, TimeLimit) and not isinstance(env, StepCountTimeLimit):
+    # looked up now, as gym.make does: rl-zoo replaces the class after Gymnasium's import
+    if isinstance(env, gym.wrappers.TimeLimit):
         spec = env.spec  # TimeLimit's spec holds its max_episode_steps
         if spec is not None and spec.max_episode_steps is not None:
             return StepCountTimeLimit(env.env, spec.max_episode_steps)

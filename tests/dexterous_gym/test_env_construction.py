@@ -64,15 +64,16 @@ def test_each_scene_brings_its_camera() -> None:
 
 def test_gym_make_stacks_one_time_limit_that_reads_the_env_step_count() -> None:
     env = gym.make("EggHandOver-v0")
-    limits = [w for w in _wrappers(env) if isinstance(w, TimeLimit)]
+    limits = [w for w in _wrappers(env) if isinstance(w, TimeLimit | StepCountTimeLimit)]
     assert len(limits) == 1 and isinstance(limits[0], StepCountTimeLimit)
+    assert limits[0].max_episode_steps == 75
     assert env.spec is not None and env.spec.max_episode_steps == 75
     env.reset(seed=0)
     assert _truncations(env, 75) == [False] * 74 + [True]
     assert env.unwrapped.elapsed_steps == 75
     env.close()
     unlimited = gym.make("EggHandOver-v0", max_episode_steps=-1)
-    assert not any(isinstance(w, TimeLimit) for w in _wrappers(unlimited))
+    assert not any(isinstance(w, TimeLimit | StepCountTimeLimit) for w in _wrappers(unlimited))
     unlimited.reset(seed=0)
     assert not any(_truncations(unlimited, 80))
     unlimited.close()
@@ -99,4 +100,15 @@ def test_truncate_episode_at_ends_the_episode_at_that_step_count() -> None:
         env.truncate_episode_at(0)
     with pytest.raises(TypeError, match=r"step_count must be an integer >= 1, got 2.5"):
         env.truncate_episode_at(2.5)  # type: ignore[arg-type]
+    env.close()
+
+
+def test_the_time_limit_refuses_other_envs_and_bad_lengths() -> None:
+    with pytest.raises(
+        TypeError, match="StepCountTimeLimit needs a Dexterous Gym env, got CartPoleEnv"
+    ):
+        StepCountTimeLimit(gym.make("CartPole-v1").unwrapped, 10)
+    env = gym.make("PenSpin-v0").unwrapped
+    with pytest.raises(ValueError, match="max_episode_steps must be an integer >= 1, got 0"):
+        StepCountTimeLimit(env, 0)
     env.close()
