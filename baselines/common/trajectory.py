@@ -63,7 +63,8 @@ def save_trajectory(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[
 def load_trajectory(path: str | Path) -> Trajectory:
     """Load and validate a trajectory (.npz path or the sidecar's .json path).
 
-    States of another size than the sidecar's env's are refused. Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
+    States of another size than the sidecar's env's are refused. Raises
+    :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
     """
     path = Path(path).with_suffix(".npz")
     sidecar = path.with_suffix(".json")
