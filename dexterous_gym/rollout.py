@@ -164,11 +164,8 @@ class BatchedRollout:
         if not np.all(np.isfinite(actions)):
             raise ValueError("actions must be finite, got NaN or inf")
         states = real_array(states_in, "states", f"an array of shape (B, {self.state_size})")
-        states_shape = states.shape
         if states.ndim == 1:
             states = states[None]
-        if states.ndim == 2 and states.shape[1] == self.state_layout.legacy_size:
-            raise ValueError(self.state_layout.legacy_message("states", states_shape))
         if states.ndim != 2 or states.shape[1] != self.state_size:
             raise ValueError(
                 f"states must have shape ({self.state_size},) or (B, {self.state_size}) (from get_state()), got {states.shape}"

@@ -5,7 +5,8 @@ shipped in gymnasium-robotics) attached twice, the second copy with the ``_2`` s
 per-family deltas of :mod:`dexterous_gym.tasks`: mount poses, six unlimited mount DoFs and their
 actuators (hand-2 set before hand-1, as the original orders them), objects, targets, floor, light
 and the camera's look-at site. PenSpin and PenReorientation use the stock single-hand pen scene
-(PenSpin with its target pen hidden, PenReorientation with it showing the goal).
+(PenSpin with its target pen hidden, PenReorientation with it showing the goal). Each scene comes
+with the free camera it is rendered from (:class:`FreeCamera`).
 
 Compiled models are cached per scene; every env gets its own copy so that edits to one env's model
 (domain randomisation, say) never leak into another.
@@ -18,6 +19,7 @@ import copy
 import functools
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,26 @@ _HAND_XML = f"""<mujoco>
 
 _PEN_EULER = (-1.0, 1.0, 0.0)
 _FREE_JOINT_DAMPING = 0.01
+
+
+@dataclass(frozen=True)
+class FreeCamera:
+    """The free camera a scene is rendered from: MuJoCo's ``mjvCamera`` looking at ``lookat``
+    (m, world) from ``distance`` (m), at ``azimuth`` and ``elevation`` (degrees)."""
+
+    lookat: Vec3
+    distance: float
+    azimuth: float
+    elevation: float
+
+    def config(self) -> dict[str, Any]:
+        """The ``default_cam_config`` of Gymnasium's ``MujocoRenderer``."""
+        return {
+            "distance": self.distance,
+            "azimuth": self.azimuth,
+            "elevation": self.elevation,
+            "lookat": np.array(self.lookat),
+        }
 
 
 def euler_to_quat(euler: tuple[float, float, float]) -> np.ndarray:
@@ -322,6 +344,24 @@ def scene_of_tag(tag: float) -> str | None:
     if not np.isfinite(tag) or tag != np.floor(tag):
         return None
     return _scenes_by_tag().get(int(tag))
+
+
+# gymnasium-robotics' hand camera (shadow_dexterous_hand/hand_env.py), looking at the palm
+PEN_CAMERA = FreeCamera(lookat=(1.0, 0.96, 0.14), distance=0.5, azimuth=55.0, elevation=-25.0)
+
+
+def two_hand_camera(family_name: str) -> FreeCamera:
+    """The camera of a family's two-hand scenes: the original's, looking along -x at the
+    scene's ``centre-point`` site from the family's distance and elevation."""
+    if family_name not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family_name!r}")
+    family = FAMILIES[family_name]
+    return FreeCamera(
+        lookat=family.camera_lookat,
+        distance=family.camera_distance,
+        azimuth=180.0,
+        elevation=family.camera_elevation,
+    )
 
 
 def two_hand_model(family_name: str, obj: str) -> mujoco.MjModel:

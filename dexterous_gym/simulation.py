@@ -20,14 +20,19 @@ from dexterous_gym.validation import real_array
 # Everything mj_step reads: time, qpos, qvel, act, warm-start accelerations, ctrl, applied forces,
 # mocap poses, user data. Restoring it makes replay bitwise identical.
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
-# mj_step resets the data and bumps one of these when the simulation diverges.
-_DIVERGENCE_WARNINGS = np.array(
-    [
-        int(mujoco.mjtWarning.mjWARN_BADQPOS),
-        int(mujoco.mjtWarning.mjWARN_BADQVEL),
-        int(mujoco.mjtWarning.mjWARN_BADQACC),
-    ]
+# mj_step resets the data and bumps one of these when the simulation diverges. They are adjacent
+# in mjtWarning, so one slice of the counters holds them (cheaper than an index array per step).
+_BAD_STATE_WARNINGS = tuple(
+    int(w)
+    for w in (
+        mujoco.mjtWarning.mjWARN_BADQPOS,
+        mujoco.mjtWarning.mjWARN_BADQVEL,
+        mujoco.mjtWarning.mjWARN_BADQACC,
+    )
 )
+if max(_BAD_STATE_WARNINGS) - min(_BAD_STATE_WARNINGS) != len(_BAD_STATE_WARNINGS) - 1:
+    raise RuntimeError("unexpected mjtWarning order in this MuJoCo version")  # pragma: no cover
+_DIVERGENCE_WARNINGS = slice(min(_BAD_STATE_WARNINGS), max(_BAD_STATE_WARNINGS) + 1)
 
 
 # The components of an mjtState vector, in the order MuJoCo lays them out (by bit).
@@ -79,7 +84,6 @@ class Simulation:
         self.ctrl_half_range = (high - low) / 2.0
         self.physics_state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._warnings = self.data.warning.number  # a live view
-        self._initial_physics_state = self.physics_state()
 
     @property
     def n_actions(self) -> int:
@@ -94,16 +98,20 @@ class Simulation:
                 f"action must have shape ({self.model.nu},), got {array.shape} "
                 f"(from {type(action).__name__})"
             )
-        if not np.all(np.isfinite(array)):
+        if not np.isfinite(array).all():
             raise ValueError(
                 f"action must be finite, got NaN or inf at {np.flatnonzero(~np.isfinite(array)).tolist()}"
             )
         return array
 
     def ctrl_from_actions(self, actions: np.ndarray) -> np.ndarray:
-        """Map actions of shape (..., nu) to ctrl; vectorised for the batched rollouts."""
-        ctrl = self.ctrl_centre + np.clip(actions, -1.0, 1.0) * self.ctrl_half_range
-        return np.clip(ctrl, self.ctrl_low, self.ctrl_high)
+        """Map actions of shape (..., nu) to ctrl; vectorised for the batched rollouts.
+
+        Clipping is written as maximum then minimum: the same values as ``np.clip`` for the
+        finite actions and ranges used here, without its Python-level wrapper on every step."""
+        clipped = np.minimum(np.maximum(actions, -1.0), 1.0)
+        ctrl = self.ctrl_centre + clipped * self.ctrl_half_range
+        return np.minimum(np.maximum(ctrl, self.ctrl_low), self.ctrl_high)
 
     def step(self, action: np.ndarray) -> bool:
         """Advance one env step (n_substeps physics steps). Returns True if MuJoCo diverged.
@@ -154,31 +162,6 @@ def model_tag(scene: str) -> int:
     return zlib.crc32(scene.encode("utf-8")) & (MODEL_TAG_LIMIT - 1)
 
 
-def check_state_vector(state: ArrayLike, layout: StateLayout, name: str = "state") -> np.ndarray:
-    """A flat finite float64 vector of ``layout.size``, or ValueError saying what was wrong
-    (TypeError for values that are not real numbers); a vector one entry short is named as a
-    state saved before states ended with a model tag, with how to upgrade it."""
-    expected_size = layout.size
-    dtype = getattr(state, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
-        # float32 rounds the model tag (an integer near 2**30) and the physics: refuse it plainly
-        raise ValueError(
-            f"{name} must be float64, as get_state() returns it; got a {dtype} copy, which has "
-            "lost precision"
-        )
-    array = real_array(state, name, f"a flat array of {expected_size} floats (from get_state())")
-    if array.ndim == 1 and array.shape[0] == layout.legacy_size:
-        raise ValueError(layout.legacy_message(name, array.shape))
-    if array.ndim != 1 or array.shape[0] != expected_size:
-        raise ValueError(
-            f"{name} must be a flat array of {expected_size} floats (from get_state()), "
-            f"got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got NaN or inf")
-    return array
-
-
 class StateParts(NamedTuple):
     """The four parts of ``get_state()`` vectors (views, with the vectors' leading batch shape)."""
 
@@ -194,7 +177,7 @@ class StateLayout:
     then the model tag of the env's scene (:func:`model_tag` of ``scene``).
 
     The one place that knows the layout: envs, batched rollouts, planners and the baselines'
-    files split, join and upgrade state vectors with it instead of slicing by hand.
+    files split and join state vectors with it instead of slicing by hand.
     """
 
     physics_size: int
@@ -207,11 +190,6 @@ class StateLayout:
         return self.physics_size + self.goal_size + 2
 
     @property
-    def legacy_size(self) -> int:
-        """Length of a state vector saved before states ended with a model tag."""
-        return self.size - 1
-
-    @property
     def model_tag(self) -> int:
         """The tag that the last entry of this layout's state vectors holds."""
         return model_tag(self.scene)
@@ -220,8 +198,6 @@ class StateLayout:
         """The parts of one state vector or of a batch of shape (..., size), as views."""
         states = np.asarray(states)
         if states.ndim == 0 or states.shape[-1] != self.size:
-            if states.ndim > 0 and states.shape[-1] == self.legacy_size:
-                raise ValueError(self.legacy_message("states", states.shape))
             raise ValueError(
                 f"states must have a last dimension of {self.size} (from get_state()), "
                 f"got shape {states.shape}"
@@ -248,31 +224,96 @@ class StateLayout:
         )
         return np.concatenate(parts, axis=-1)
 
-    def upgrade(self, states: ArrayLike) -> np.ndarray:
-        """States saved before states ended with a model tag, in the current layout.
 
-        ``states`` (one vector or a batch of shape (..., n)): with ``n == legacy_size`` this
-        layout's model tag is appended (a copy, float64); with ``n == size`` they are returned as
-        float64, unchanged (not checked: ``check_state`` does that). Only for states whose source
-        names the env they came from (a trajectory file's sidecar, a checkpoint of one env): a
-        legacy vector holds no tag, so nothing tells a state of another scene apart.
-        """
-        array = np.asarray(states, dtype=np.float64)
-        if array.ndim > 0 and array.shape[-1] == self.size:
-            return array
-        if array.ndim == 0 or array.shape[-1] != self.legacy_size:
-            raise ValueError(
-                f"states must have a last dimension of {self.size} (from get_state()) or "
-                f"{self.legacy_size} (saved by an older version), got shape {array.shape}"
-            )
-        tag = np.full((*array.shape[:-1], 1), float(self.model_tag))
-        return np.concatenate([array, tag], axis=-1)
+# --- validating state vectors: what every get_state() vector of a model satisfies ---------------
 
-    def legacy_message(self, name: str, shape: tuple[int, ...]) -> str:
-        """Why a state of :attr:`legacy_size` entries is refused, and how to upgrade it."""
-        return (
-            f"{name} has shape {shape}: it looks like a state saved by an older version of "
-            f"Dexterous Gym, before states ended with a model tag ({self.size} entries now); if "
-            "you know which env it came from, upgrade it with that env's "
-            "env.unwrapped.state_layout.upgrade(state)"
+MAX_STEP_COUNT = 2**31  # a state's step count is an integer in [0, MAX_STEP_COUNT]
+QUAT_NORM_TOLERANCE = 1e-6  # |norm - 1| of a free joint's quaternion (MuJoCo keeps ~1e-15)
+CTRL_TOLERANCE = 1e-9  # relative to an actuator's control range: ctrl read back from MuJoCo
+
+
+def check_state_vector(state: ArrayLike, layout: StateLayout, name: str = "state") -> np.ndarray:
+    """A flat finite float64 vector of ``layout.size``, or ValueError saying what was wrong
+    (TypeError for values that are not real numbers)."""
+    expected_size = layout.size
+    dtype = getattr(state, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 8:
+        # float32 rounds the model tag (an integer near 2**30) and the physics: refuse it plainly
+        raise ValueError(
+            f"{name} must be float64, as get_state() returns it; got a {dtype} copy, which has "
+            "lost precision"
         )
+    array = real_array(state, name, f"a flat array of {expected_size} floats (from get_state())")
+    if array.ndim != 1 or array.shape[0] != expected_size:
+        raise ValueError(
+            f"{name} must be a flat array of {expected_size} floats (from get_state()), "
+            f"got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    return array
+
+
+StateProblem = tuple[np.ndarray, str]  # (bad: a bool mask over the batch, what must hold)
+
+
+@dataclass(frozen=True)
+class PhysicsBounds:
+    """Where the checked entries of one model's state vectors lie and the control ranges they
+    must respect: :func:`state_problems` reads them for every batch it checks."""
+
+    time_at: int  # the time's entry
+    free_joint_quats: tuple[tuple[str, int], ...]  # (joint name, entry of its quaternion's w)
+    ctrl: slice  # the controls' entries
+    ctrl_low: np.ndarray
+    ctrl_high: np.ndarray
+
+    @classmethod
+    def of_model(cls, model: mujoco.MjModel) -> PhysicsBounds:
+        slices = state_slices(model)
+        qpos_at = slices["qpos"].start
+        free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+        low, high = model.actuator_ctrlrange.T.copy()
+        return cls(
+            time_at=slices["time"].start,
+            free_joint_quats=tuple(
+                (model.joint(j).name, qpos_at + int(model.jnt_qposadr[j]) + 3) for j in free
+            ),
+            ctrl=slices["ctrl"],
+            ctrl_low=low,
+            ctrl_high=high,
+        )
+
+
+def state_problems(parts: StateParts, layout: StateLayout, bounds: PhysicsBounds) -> list[StateProblem]:  # fmt: skip
+    """What a batch of states (``layout.split`` of shape (n, size)) must satisfy apart from its
+    model tag and its goal: a step count that is an integer in [0, 2**31], a time >= 0, unit
+    quaternions (to 1e-6) in every free joint, and controls inside the actuators' ranges."""
+    count, physics = parts.step_count, parts.physics
+    count_at = layout.physics_size + layout.goal_size
+    problems: list[StateProblem] = [
+        (
+            (count < 0) | (count > MAX_STEP_COUNT) | (count != np.floor(count)),
+            f"its step count (entry {count_at}) must be an integer in [0, {MAX_STEP_COUNT}]",
+        ),
+        (physics[:, bounds.time_at] < 0, "its time (entry 0) must be >= 0"),
+    ]
+    for joint, at in bounds.free_joint_quats:
+        norm = np.linalg.norm(physics[:, at : at + 4], axis=-1)
+        problems.append(
+            (
+                np.abs(norm - 1.0) > QUAT_NORM_TOLERANCE,
+                f"the quaternion of free joint {joint!r} (entries {at}-{at + 3}) must have norm 1",
+            )
+        )
+    ctrl = physics[:, bounds.ctrl]
+    tol = CTRL_TOLERANCE * (1.0 + np.abs(bounds.ctrl_high - bounds.ctrl_low))
+    outside = (ctrl < bounds.ctrl_low - tol) | (ctrl > bounds.ctrl_high + tol)
+    problems.append(
+        (
+            np.any(outside, axis=-1),
+            f"its controls (entries {bounds.ctrl.start}-{bounds.ctrl.stop - 1}) must lie in the "
+            "actuators' control ranges",
+        )
+    )
+    return problems

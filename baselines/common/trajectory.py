@@ -3,9 +3,7 @@
 Arrays: ``start_state`` (S,), ``actions`` (L, d), ``rewards`` (L,), ``success`` (L,) (NaN on envs
 without success, e.g. PenSpin), ``states`` (L+1, S) with ``states[0] == start_state``; states
 are ``env.unwrapped.get_state()`` vectors, so ``set_state(states[t])`` then ``step(actions[t])``
-replays the trajectory. Files written before states ended with a model tag hold states one entry
-shorter; :func:`load_trajectory` upgrades them to the current layout (the sidecar names their env).
-Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
+replays the trajectory. Sidecar: ``format_version``, ``env_id``, ``goal``, ``seed``, ``config``,
 ``planner``, ``versions`` (package and MuJoCo versions).
 
 A file written by a run (TOPDM/MPPI) also names the run it belongs to: ``run_identity``, a JSON
@@ -84,10 +82,8 @@ def save_trajectory(
 def load_trajectory(path: str | Path) -> Trajectory:
     """Load and validate a trajectory (.npz path or the sidecar's .json path).
 
-    States of a file written before states ended with a model tag (one entry short for the
-    sidecar's ``env_id``) come back in the current layout, that env's tag appended
-    (``state_layout.upgrade``); states of another size than the sidecar's env's are refused.
-    Raises :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
+    States of another size than the sidecar's env's are refused. Raises
+    :class:`TrajectoryFileError` (a ValueError) naming the file and the problem.
     """
     path = Path(path).with_suffix(".npz")
     sidecar = path.with_suffix(".json")
@@ -107,16 +103,11 @@ def load_trajectory(path: str | Path) -> Trajectory:
         raise TrajectoryFileError(f"{path}: damaged or not an .npz file ({err})") from err
     _check(arrays, meta, path)
     layout = _state_layout(meta["env_id"])
-    if layout is not None and arrays["start_state"].shape not in ((layout.size,), (layout.legacy_size,)):  # fmt: skip
+    if layout is not None and arrays["start_state"].shape != (layout.size,):
         raise TrajectoryFileError(
             f"{path}: its states have {arrays['start_state'].shape[0]} entries, but the sidecar's "
             f"env {meta['env_id']} has states of {layout.size}: the sidecar belongs to another file"
         )
-    if layout is not None and arrays["start_state"].shape == (layout.legacy_size,):
-        # written before states ended with a model tag: the sidecar names the env, whose tag is
-        # appended (states of any other size were refused above)
-        arrays["start_state"] = layout.upgrade(arrays["start_state"])
-        arrays["states"] = layout.upgrade(arrays["states"])
     identity = _identity(arrays, meta, path)
     return Trajectory(**{k: arrays[k] for k in ARRAY_KEYS}, meta=meta, identity=identity)
 

@@ -184,9 +184,6 @@ class DemoSegmentWrapper(gym.Env[dict[str, Any], np.ndarray]):
         self.decay = decay
         self.p_demo, self.p_reset = float(p_demo), float(p_reset)
         main = self.envs["main"]
-        layout = main.unwrapped.state_layout  # type: ignore[attr-defined]
-        if demos is not None and demos.states.shape[1] == layout.legacy_size:
-            raise ValueError(f"demos: {layout.legacy_message('states', demos.states.shape)}")
         if demos is not None and demos.states.shape[1] != main.unwrapped.state_size:  # type: ignore[attr-defined]
             raise ValueError(
                 f"demos: states of size {demos.states.shape[1]} do not fit {demos.env_id} envs "
@@ -297,9 +294,7 @@ class DemoSegmentWrapper(gym.Env[dict[str, Any], np.ndarray]):
         for kind, saved in snapshot["envs"].items():
             env = self.envs[kind]
             if saved["state"] is not None:
-                # snapshots of this run made before states ended with a model tag: upgraded
-                state = env.unwrapped.state_layout.upgrade(saved["state"])  # type: ignore[attr-defined]
-                env.reset(options={"state": state, PREV_ACTION_KEY: saved["prev_action"]})
+                env.reset(options={"state": saved["state"], PREV_ACTION_KEY: saved["prev_action"]})
                 env.unwrapped.np_random.bit_generator.state = saved["np_random"]
         self._rng.bit_generator.state = snapshot["rng"]
         self._seed = int(snapshot["seed"])

@@ -170,6 +170,12 @@ def run_trajectory(
                 return finished
         # rollouts and execution never see TimeLimit: truncation must not stop a rollout
         env = dexterous_env(env_id)
+        if saved is not None and saved.states.shape[1] != env.state_layout.size:
+            env.close()
+            raise CheckpointError(
+                f"{folder.path}: the checkpoint's states have {saved.states.shape[1]} entries, "
+                f"{env_id}'s have {env.state_layout.size}; re-run this trajectory in another --out folder"
+            )
         rollout = BatchedRollout(env, n_threads=n_threads)
         try:
             if saved is None:

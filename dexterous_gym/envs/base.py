@@ -13,8 +13,15 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike
 
-from dexterous_gym.scenes import scene_of_tag
-from dexterous_gym.simulation import Simulation, StateLayout, check_state_vector, state_slices
+from dexterous_gym.scenes import FreeCamera, scene_of_tag
+from dexterous_gym.simulation import (
+    PhysicsBounds,
+    Simulation,
+    StateLayout,
+    StateProblem,
+    check_state_vector,
+    state_problems,
+)
 from dexterous_gym.validation import check_int, describe
 
 DEFAULT_SIZE = 500  # default render width and height, as the original
@@ -43,8 +50,6 @@ SETTLE_STEPS = 10  # zero-action env steps that let a standard reset come to res
 RESET_OPTIONS = ("state", "keep_step_count")
 MAX_FRAME_SIZE = 8192  # pixels per side of a rendered frame
 MAX_SUBSTEPS = 10_000  # physics steps per env step
-MAX_STEP_COUNT = 2**31  # a state's step count is an integer in [0, MAX_STEP_COUNT]
-QUAT_NORM_TOLERANCE = 1e-6  # |norm - 1| of a free joint's quaternion (MuJoCo keeps ~1e-15)
 
 ObsT = TypeVar("ObsT")
 
@@ -104,16 +109,20 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
 
     def _init_simulation(
         self,
+        *,
         model: mujoco.MjModel,
         scene: str,
+        camera: FreeCamera,
         n_substeps: int,
         goal_size: int,
         render_mode: str | None,
         width: int,
         height: int,
-        camera: dict[str, Any],
         init_kwargs: dict[str, Any],
     ) -> None:
+        """Build the simulation of ``model`` (the compiled ``scene``, rendered from ``camera``),
+        the goal, the state layout and the action space, after checking the constructor
+        arguments shared by every env; ``init_kwargs`` are what pickling rebuilds the env from."""
         if render_mode is not None and (
             not isinstance(render_mode, str) or render_mode not in self.metadata["render_modes"]
         ):
@@ -137,21 +146,10 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         self._renderer: Any = None
         self._init_kwargs = init_kwargs
         self._elapsed_steps = 0
-        # Set only by reset(options={"state": ..., "keep_step_count": True}): the env then ends
-        # the episode itself, since gym.make's TimeLimit counts from every reset.
-        self._truncate_at: int | None = None
+        self._truncate_at: int | None = None  # see truncate_episode_at
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.dt)}
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(self.sim.n_actions,), dtype=np.float32)
-        # what check_state tests against: free-joint quaternions and the control ranges
-        slices = state_slices(model)
-        qpos_at, ctrl = slices["qpos"].start, slices["ctrl"]
-        free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
-        self._state_quats = [
-            (model.joint(j).name, qpos_at + model.jnt_qposadr[j] + 3) for j in free
-        ]
-        self._state_ctrl = ctrl
-        self._state_time = slices["time"].start
-        self._state_applied = (slices["qfrc_applied"], slices["xfrc_applied"])
+        self._physics_bounds = PhysicsBounds.of_model(model)  # what check_state tests against
 
     @property
     def env_label(self) -> str:
@@ -163,6 +161,19 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
     def elapsed_steps(self) -> int:
         """Env steps taken this episode (the step count stored in :meth:`get_state` vectors)."""
         return self._elapsed_steps
+
+    def truncate_episode_at(self, step_count: int | None) -> None:
+        """End this episode (``truncated``) at the step that brings :attr:`elapsed_steps` to
+        ``step_count``, counting restored step counts (:meth:`set_state`); None: never.
+
+        The env's step count is the one clock of its episodes: ``gym.make``'s time limit
+        (:class:`~dexterous_gym.envs.time_limit.StepCountTimeLimit`) calls this after each
+        reset with its ``max_episode_steps``; ``reset(options={"state": s, "keep_step_count":
+        True})`` sets the episode length itself. Every other reset clears it.
+        """
+        self._truncate_at = (
+            None if step_count is None else check_int(step_count, "step_count", minimum=1)
+        )
 
     @property
     def dt(self) -> float:
@@ -223,8 +234,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         ``"keep_step_count": True`` the episode keeps the count stored in ``s`` and the env
         truncates it once that count reaches the episode length (``gym.make``'s
         ``max_episode_steps``, else :attr:`max_episode_steps`), so the episode ends where
-        the one ``s`` came from would have. ``seed`` seeds the env's random stream either way; a
-        start from a state draws nothing from it.
+        the one ``s`` came from would have (:meth:`truncate_episode_at`). ``seed`` seeds the env's
+        random stream either way; a start from a state draws nothing from it.
 
         Unknown option keys and bad states raise ValueError (a seed that is not a non-negative
         integer or None: TypeError/ValueError) before anything changes.
@@ -239,15 +250,15 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
             self.set_state(start_state)
             if not keep_step_count:
                 self._elapsed_steps = 0
-        self._truncate_at = self._episode_length() if keep_step_count else None
+        self.truncate_episode_at(self._episode_length() if keep_step_count else None)
         obs = self._get_obs()
         if self.render_mode == "human":
             self.render()
         return obs, self._reset_info()
 
     def _episode_length(self) -> int:
-        """The episode length: ``gym.make``'s ``max_episode_steps`` if it was given one (the
-        spec holds it), else the task's."""
+        """The episode length: the spec's ``max_episode_steps`` if it has one, else the task's
+        (``gym.make``'s time limit then sets its own, :meth:`truncate_episode_at`)."""
         spec = getattr(self, "spec", None)
         length = getattr(spec, "max_episode_steps", None)
         return int(length) if length else self.max_episode_steps
@@ -317,8 +328,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         data; see ``mujoco.mjtState.mjSTATE_INTEGRATION``), then the goal (empty without one),
         then the number of steps taken this episode, then the model tag of the env's scene (an
         integer below 2**31 computed from the scene's name, ``state_layout.model_tag``), so that
-        a state names the model it belongs to. States saved before the tag existed are one entry
-        shorter; ``state_layout.upgrade`` appends this env's tag to them.
+        a state names the model it belongs to.
         """
         return self.state_layout.join(self.sim.physics_state(), self.goal, self._elapsed_steps)
 
@@ -344,9 +354,8 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         families differ in size or goal boxes, and envs of another object of the same family
         (EggHandOver vs BlockHandOver), or PenSpin vs PenReorientation, differ in their model tag;
         the message names the scene the state is from. Dense and sparse variants of a task share
-        their scene, so their states are accepted by each other. A state one entry short (saved
-        before states ended with a model tag) is refused with how to upgrade it. ValueError
-        names the first failed check.
+        their scene, so their states are accepted by each other. ValueError names the first
+        failed check (:func:`~dexterous_gym.simulation.state_problems` lists the model's).
         """
         array = check_state_vector(state, self.state_layout, name=name)
         self.check_state_batch(array[None], name=name, batched=False)
@@ -371,36 +380,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
                 f"{where} is {origin}, not of {self.env_label}'s {layout.scene} scene "
                 f"(model tag {layout.model_tag}); states come from this env's get_state()"
             )
-        physics = parts.physics
-        problems: list[tuple[np.ndarray, str]] = []
-        count = parts.step_count
-        at = layout.physics_size + layout.goal_size
-        problems.append(
-            (
-                (count < 0) | (count > MAX_STEP_COUNT) | (count != np.floor(count)),
-                f"its step count (entry {at}) must be an integer in [0, {MAX_STEP_COUNT}]",
-            )
-        )
-        problems.append((physics[:, self._state_time] < 0, "its time (entry 0) must be >= 0"))
-        for joint, at in self._state_quats:
-            norm = np.linalg.norm(physics[:, at : at + 4], axis=-1)
-            problems.append(
-                (
-                    np.abs(norm - 1.0) > QUAT_NORM_TOLERANCE,
-                    f"the quaternion of free joint {joint!r} (entries {at}-{at + 3}) must have norm 1",
-                )
-            )
-        ctrl = physics[:, self._state_ctrl]
-        tol = 1e-9 * (1.0 + np.abs(self.sim.ctrl_high - self.sim.ctrl_low))
-        problems.append(
-            (
-                np.any(
-                    (ctrl < self.sim.ctrl_low - tol) | (ctrl > self.sim.ctrl_high + tol), axis=-1
-                ),
-                f"its controls (entries {self._state_ctrl.start}-{self._state_ctrl.stop - 1}) must "
-                "lie in the actuators' control ranges",
-            )
-        )
+        problems = state_problems(parts, layout, self._physics_bounds)
         problems.extend(self._goal_problems(parts.goal))
         for bad, what in problems:
             if np.any(bad):
@@ -411,7 +391,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
                     "or damaged? (states come from this env's get_state())"
                 )
 
-    def _goal_problems(self, goals: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    def _goal_problems(self, goals: np.ndarray) -> list[StateProblem]:
         """(bad mask, message) pairs for goals of shape (n, goal_size); goal envs override."""
         return []
 
@@ -436,7 +416,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
             self._renderer = MujocoRenderer(
                 self.model,
                 self.data,
-                default_cam_config=self._camera,
+                default_cam_config=self._camera.config(),
                 width=self.width,
                 height=self.height,
             )
@@ -469,8 +449,7 @@ class DexterousMujocoEnv(gym.Env[ObsT, np.ndarray]):
         type(self).__init__(self, **saved["init_kwargs"])
         self.spec = saved["spec"]  # first: messages name the env's ID
         if saved["state"] is not None:
-            # pickles made before states ended with a model tag hold the shorter state
-            self.set_state(self.state_layout.upgrade(saved["state"]))
+            self.set_state(saved["state"])
         if saved["rng"] is not None:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = saved["rng"]

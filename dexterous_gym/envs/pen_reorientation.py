@@ -13,6 +13,7 @@ from dexterous_gym.envs.base import DEFAULT_SIZE, Evaluation, constructor_argume
 from dexterous_gym.envs.pen_spin import MIN_START_HEIGHT, OneHandPenEnv, PenSpinEnv
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
 from dexterous_gym.scenes import PEN_REORIENTATION_SCENE, pen_reorientation_model
+from dexterous_gym.simulation import StateProblem
 from dexterous_gym.tasks import (
     PEN_REORIENTATION_MAX_EPISODE_STEPS,
     PEN_REORIENTATION_TARGET_RANGE,
@@ -153,14 +154,14 @@ class PenReorientationEnv(OneHandPenEnv[dict[str, Any]], PoseGoalEnv):
         self.max_episode_steps = PEN_REORIENTATION_MAX_EPISODE_STEPS
         model = pen_reorientation_model()
         self._init_pen(
-            model,
-            PEN_REORIENTATION_SCENE,
-            n_substeps,
-            goals.GOAL_DIM,
-            render_mode,
-            width,
-            height,
-            init_kwargs,
+            model=model,
+            scene=PEN_REORIENTATION_SCENE,
+            n_substeps=n_substeps,
+            goal_size=goals.GOAL_DIM,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            init_kwargs=init_kwargs,
         )
         self._object_qpos = self._pen_qpos
         target = model.joint("target:joint")
@@ -199,7 +200,7 @@ class PenReorientationEnv(OneHandPenEnv[dict[str, Any]], PoseGoalEnv):
         terms = {"d_pos": d_pos[..., 0], "d_rot": d_rot[..., 0], "is_dead": is_dead}
         return Evaluation(reward, reward, success, achieved_goal, terms)
 
-    def _goal_problems(self, goal_batch: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    def _goal_problems(self, goal_batch: np.ndarray) -> list[StateProblem]:
         """The goal: a unit quaternion and a position inside :attr:`goal_box`."""
         at = self.state_layout.physics_size
         return pose_goal_problems(

@@ -20,7 +20,7 @@ from dexterous_gym.envs.base import (
     ObsT,
     constructor_arguments,
 )
-from dexterous_gym.scenes import PEN_SPIN_SCENE, pen_spin_model
+from dexterous_gym.scenes import PEN_CAMERA, PEN_SPIN_SCENE, pen_spin_model
 from dexterous_gym.tasks import PEN_SPIN_MAX_EPISODE_STEPS
 from dexterous_gym.validation import check_real
 
@@ -77,7 +77,7 @@ def pen_spin_reward(
 class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
     """Base of the one-hand pen envs (the stock scene of gymnasium-robotics' pen task).
 
-    :meth:`_init_pen` builds the simulation with gym's HandEnv camera and the pen's indices;
+    :meth:`_init_pen` builds the simulation with the pen scene's camera and the pen's indices;
     :meth:`_reset_simulation` is the shared random start: the scene's initial state, N(0, 0.005^2)
     noise on the pen's x, y, z, 10 zero-action steps, retried until the pen's centre is above
     z = 0.04.
@@ -92,6 +92,7 @@ class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
 
     def _init_pen(
         self,
+        *,
         model: mujoco.MjModel,
         scene: str,
         n_substeps: int,
@@ -101,21 +102,17 @@ class OneHandPenEnv(DexterousMujocoEnv[ObsT]):
         height: int,
         init_kwargs: dict[str, Any],
     ) -> None:
+        """:meth:`_init_simulation` of a pen scene (camera :data:`~dexterous_gym.scenes.PEN_CAMERA`),
+        then the pen's indices into qpos, qvel and the observation."""
         self._init_simulation(
-            model,
-            scene,
-            n_substeps,
-            goal_size,
-            render_mode,
-            width,
-            height,
-            # gym's HandEnv camera: looking at the palm
-            camera={
-                "distance": 0.5,
-                "azimuth": 55.0,
-                "elevation": -25.0,
-                "lookat": np.array([1.0, 0.96, 0.14]),
-            },
+            model=model,
+            scene=scene,
+            camera=PEN_CAMERA,
+            n_substeps=n_substeps,
+            goal_size=goal_size,
+            render_mode=render_mode,
+            width=width,
+            height=height,
             init_kwargs=init_kwargs,
         )
         nq = model.nq
@@ -244,14 +241,14 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
         self.alpha = check_real(alpha, "alpha")
         self.max_episode_steps = PEN_SPIN_MAX_EPISODE_STEPS
         self._init_pen(
-            pen_spin_model(),
-            PEN_SPIN_SCENE,
-            n_substeps,
-            0,
-            render_mode,
-            width,
-            height,
-            init_kwargs,  # no goal
+            model=pen_spin_model(),
+            scene=PEN_SPIN_SCENE,
+            n_substeps=n_substeps,
+            goal_size=0,  # PenSpin has no goal
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            init_kwargs=init_kwargs,
         )
         self.observation_space = gym.spaces.Box(
             -np.inf, np.inf, shape=self._obs_index.shape, dtype=np.float64
@@ -260,12 +257,11 @@ class PenSpinEnv(OneHandPenEnv[np.ndarray]):
     def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
         """The step reward and its terms ``spin`` and ``tilt`` for qpos/qvel of any leading
         batch shape (``goal`` is empty: PenSpin has none)."""
-        spin, tilt = pen_spin_terms(
-            qpos[..., self._pen_qpos], qvel[..., self._pen_qvel], self.pen_half_length
-        )
+        pen_qpos = qpos[..., self._pen_qpos]
+        spin, tilt = pen_spin_terms(pen_qpos, qvel[..., self._pen_qvel], self.pen_half_length)
         reward = spin_reward(spin, tilt, self.alpha, self.direction)
         # the ends' heights are not in the reward; planners use them to see a dropped pen
-        z_bottom, z_top = pen_end_heights(qpos[..., self._pen_qpos], self.pen_half_length)
+        z_bottom, z_top = pen_end_heights(pen_qpos, self.pen_half_length)
         terms = {"spin": spin, "tilt": tilt, "z_bottom": z_bottom, "z_top": z_top}
         return Evaluation(reward, reward, None, None, terms)
 

@@ -10,7 +10,8 @@ import numpy as np
 from gymnasium_robotics.core import GoalEnv
 from numpy.typing import ArrayLike
 
-from dexterous_gym.envs.base import QUAT_NORM_TOLERANCE, DexterousMujocoEnv, Evaluation
+from dexterous_gym.envs.base import DexterousMujocoEnv, Evaluation
+from dexterous_gym.simulation import QUAT_NORM_TOLERANCE, StateProblem
 from dexterous_gym.tasks import Box3
 from dexterous_gym.validation import real_array
 
@@ -45,7 +46,9 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
     def evaluate(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> Evaluation:
         """:meth:`evaluate_goals` of the object poses in ``qpos`` against ``goal``."""
         achieved = self.achieved_goal_from_qpos(qpos)
-        return self.evaluate_goals(achieved, np.broadcast_to(goal, achieved.shape))
+        if goal.shape != achieved.shape:  # a batch of states: one goal per state
+            goal = np.broadcast_to(goal, achieved.shape)
+        return self.evaluate_goals(achieved, goal)
 
     def achieved_goal_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
         """Object pose(s) from qpos of any leading batch shape."""
@@ -66,12 +69,13 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
                     f"{name} must have a last dimension of {size} ({layout}) for "
                     f"{self.env_label}, got shape {value.shape}"
                 )
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 # a NaN distance compares False with every threshold: a NaN goal would score as
                 # a plain failure (-1 sparse) instead of being noticed
                 raise ValueError(f"{name} must be finite, got NaN or inf")
         try:
-            np.broadcast_shapes(achieved_goal.shape[:-1], desired_goal.shape[:-1])
+            if achieved_goal.shape != desired_goal.shape:
+                np.broadcast_shapes(achieved_goal.shape[:-1], desired_goal.shape[:-1])
         except ValueError:
             raise ValueError(
                 f"achieved_goal and desired_goal must have broadcastable batch shapes, got "
@@ -124,7 +128,7 @@ class PoseGoalEnv(DexterousMujocoEnv[dict[str, Any]], GoalEnv):
 
 def pose_goal_problems(
     pose: np.ndarray, label: str, boxes: Sequence[Box3], where: str
-) -> list[tuple[np.ndarray, str]]:
+) -> list[StateProblem]:
     """``check_state``'s checks of one goal pose per row of ``pose`` (n, 7): a unit quaternion
     and a position inside one of ``boxes`` (``where`` names them in the message)."""
     norm = np.linalg.norm(pose[:, 3:], axis=-1)

@@ -9,7 +9,8 @@ from numpy.typing import ArrayLike
 from dexterous_gym import goals
 from dexterous_gym.envs.base import DEFAULT_SIZE, SETTLE_STEPS, Evaluation, constructor_arguments
 from dexterous_gym.envs.pose_goal import PoseGoalEnv, pose_goal_problems
-from dexterous_gym.scenes import two_hand_model, two_hand_scene
+from dexterous_gym.scenes import two_hand_camera, two_hand_model, two_hand_scene
+from dexterous_gym.simulation import StateProblem
 from dexterous_gym.tasks import (
     FAMILIES,
     OBJECTS,
@@ -260,19 +261,14 @@ class TwoHandsEnv(PoseGoalEnv):
         self.n_objects = 2 if family.two_objects else 1
 
         self._init_simulation(
-            two_hand_model(task.family, task.object),
-            two_hand_scene(task.family, task.object),
-            n_substeps,
-            goals.GOAL_DIM * self.n_objects,
-            render_mode,
-            width,
-            height,
-            camera={
-                "distance": family.camera_distance,
-                "azimuth": 180.0,
-                "elevation": family.camera_elevation,
-                "lookat": np.array(family.camera_lookat),
-            },
+            model=two_hand_model(task.family, task.object),
+            scene=two_hand_scene(task.family, task.object),
+            camera=two_hand_camera(task.family),
+            n_substeps=n_substeps,
+            goal_size=goals.GOAL_DIM * self.n_objects,
+            render_mode=render_mode,
+            width=width,
+            height=height,
             init_kwargs=init_kwargs,
         )
         self._build_indices()
@@ -347,7 +343,7 @@ class TwoHandsEnv(PoseGoalEnv):
                 terms[f"d_rot_{k + 1}"] = d_rot[..., k]
         return Evaluation(reward, dense, success, np.asarray(achieved_goal), terms)
 
-    def _goal_problems(self, goal_batch: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    def _goal_problems(self, goal_batch: np.ndarray) -> list[StateProblem]:
         """Each object's goal: a unit quaternion and a position inside one of the goal boxes."""
         problems = []
         boxes = (self.target_range_1, self.target_range_2)

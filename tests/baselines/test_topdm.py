@@ -238,6 +238,33 @@ def test_mppi_weights_are_scale_free_when_normalised() -> None:
         make_config("smoke", ENV, mppi_gamma=0.0)
 
 
+def test_a_checkpoint_with_states_of_another_size_is_refused(tmp_path: Path) -> None:
+    """States without their model tag (one entry short) are refused on resume, naming both sizes."""
+    import hashlib
+    import io
+    import json
+
+    from baselines.common.checkpoint import CheckpointError
+
+    config = make_config("smoke", ENV)
+    run_trajectory(ENV, config, 3, tmp_path / "b", n_threads=1, video=False, max_steps=1)
+    (state,) = (tmp_path / "b" / "checkpoints").glob("step_*/planner_state.npz")
+    with np.load(state) as data:
+        arrays = {k: data[k] for k in data.files}
+    size = arrays["states"].shape[1]
+    arrays["states"] = arrays["states"][:, :-1]  # without the model tag
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    state.write_bytes(buffer.getvalue())
+    # re-seal the manifest, as if the states had been short before they were checksummed
+    manifest_path = state.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][state.name] = {"sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "bytes": len(buffer.getvalue())}  # fmt: skip
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=f"states have {size - 1} entries, {ENV}'s have {size}"):  # fmt: skip
+        run_trajectory(ENV, config, 3, tmp_path / "b", resume=True, n_threads=1, video=False)
+
+
 def test_resume_refuses_a_checkpoint_of_another_trajectory(tmp_path: Path) -> None:
     import shutil
 

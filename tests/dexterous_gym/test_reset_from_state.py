@@ -109,7 +109,7 @@ def test_empty_options_are_a_standard_reset() -> None:
         ({"keep_step_count": True}, "keep_step_count needs a 'state'"),
         ({"state": "SHORT", "keep_step_count": 1}, "keep_step_count must be True or False"),
         ({"state": "SHORT"}, r"options\['state'\] must be a flat array of"),
-        ({"state": "LEGACY"}, r"options\['state'\] has shape .*saved by an older version"),
+        ({"state": "UNTAGGED"}, r"options\['state'\] must be a flat array of .*got shape"),
         ({"state": "NAN"}, r"options\['state'\] must be finite"),
         ({"state": "BATCH"}, "flat array"),
     ],
@@ -121,7 +121,7 @@ def test_bad_reset_options_raise_and_leave_the_env_unchanged(options: dict, matc
     before = env.unwrapped.get_state()
     bad_states = {
         "SHORT": before[:-2],
-        "LEGACY": before[:-1],
+        "UNTAGGED": before[:-1],  # without its model tag
         "NAN": np.where(np.arange(before.size) == 5, np.nan, before),
     }
     bad_states["BATCH"] = before[None]

@@ -106,8 +106,8 @@ def test_bad_inputs_raise() -> None:
             batched.rollout(state, bad)
         with pytest.raises(ValueError, match="states"):
             batched.rollout(state[:-2], np.zeros((1, 2, nu)))
-        with pytest.raises(ValueError, match="older version"):
-            batched.rollout(state[:-1], np.zeros((1, 2, nu)))
+        with pytest.raises(ValueError, match="states must have shape"):
+            batched.rollout(state[:-1], np.zeros((1, 2, nu)))  # without its model tag
         with pytest.raises(ValueError, match="states must hold"):
             batched.rollout(np.stack([state] * 2), np.zeros((3, 2, nu)))
         inf_state = state.copy()

@@ -1,9 +1,8 @@
 """A state vector identifies its model: ``get_state()`` ends with the model tag of the env's scene.
 
 States of another object of the same family (same layout, same goal boxes) are refused by every
-entry point; dense and sparse variants share their scene; tags are stable numbers; states saved
-before the tag existed are refused with an upgrade hint and upgraded where their source names the
-env (trajectory files, the shipped demonstrations).
+entry point; dense and sparse variants share their scene; tags are stable numbers; a state without
+its tag is refused everywhere, trajectory files too; the shipped demonstrations hold tagged states.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 import dexterous_gym  # noqa: F401
-from baselines.common.trajectory import load_trajectory, save_trajectory
+from baselines.common.trajectory import TrajectoryFileError, load_trajectory, save_trajectory
 from dexterous_gym.rollout import BatchedRollout
 from dexterous_gym.scenes import SCENES, scene_of_tag
 
@@ -108,33 +107,24 @@ def test_model_tags_are_stable_numbers() -> None:
     assert scene_of_tag(12345.0) is None
 
 
-def test_a_legacy_state_is_refused_with_the_upgrade_hint_and_upgraded_exactly() -> None:
+def test_a_state_without_its_model_tag_is_refused_everywhere() -> None:
     env = gym.make("EggHandOver-v0")
     u = env.unwrapped
-    state = _state_after("EggHandOver-v0")
-    legacy = state[:-1]
+    untagged = _state_after("EggHandOver-v0")[:-1]
     before = u.get_state()
-    for call in (lambda: u.set_state(legacy), lambda: env.reset(options={"state": legacy})):
-        with pytest.raises(ValueError, match=r"older version.*state_layout\.upgrade"):
+    for call in (lambda: u.set_state(untagged), lambda: env.reset(options={"state": untagged})):
+        with pytest.raises(ValueError, match=f"flat array of {u.state_size} floats"):
             call()
         np.testing.assert_array_equal(u.get_state(), before)
     rollout = BatchedRollout(env, n_threads=1)
-    with rollout, pytest.raises(ValueError, match="older version"):
-        rollout.rollout(legacy, np.zeros((1, 1, u.sim.n_actions)))
-    upgraded = u.state_layout.upgrade(legacy)
-    np.testing.assert_array_equal(upgraded, state)
-    np.testing.assert_array_equal(
-        u.state_layout.upgrade(np.stack([legacy, legacy])), [state, state]
-    )
-    np.testing.assert_array_equal(u.state_layout.upgrade(state), state)  # current: unchanged
+    with rollout, pytest.raises(ValueError, match=f"states must have shape \\({u.state_size},\\)"):
+        rollout.rollout(untagged, np.zeros((1, 1, u.sim.n_actions)))
     with pytest.raises(ValueError, match="last dimension"):
-        u.state_layout.upgrade(state[:-2])
-    u.set_state(upgraded)
-    np.testing.assert_array_equal(u.get_state(), state)
+        u.state_layout.split(np.stack([untagged, untagged]))
     env.close()
 
 
-def test_a_legacy_trajectory_file_loads_in_the_current_layout(tmp_path: Path) -> None:
+def test_a_trajectory_file_without_model_tags_is_refused(tmp_path: Path) -> None:
     env = gym.make("EggCatchUnderarm-v0")
     env.reset(seed=1)
     u = env.unwrapped
@@ -155,17 +145,15 @@ def test_a_legacy_trajectory_file_loads_in_the_current_layout(tmp_path: Path) ->
     }
     meta = {"env_id": "EggCatchUnderarm-v0", "goal": [], "seed": 1, "config": {}, "planner": "test"}
     path = save_trajectory(tmp_path / "current.npz", arrays, meta)
-    legacy = tmp_path / "legacy.npz"
+    untagged = tmp_path / "untagged.npz"
     with np.load(path) as data:
         old = {k: data[k] for k in data.files}
     old["start_state"], old["states"] = old["start_state"][:-1], old["states"][:, :-1]
-    np.savez(legacy, **old)
-    legacy.with_suffix(".json").write_text(path.with_suffix(".json").read_text())
-    loaded = load_trajectory(legacy)
-    np.testing.assert_array_equal(loaded.states, np.array(states))
-    np.testing.assert_array_equal(loaded.start_state, states[0])
+    np.savez(untagged, **old)
+    untagged.with_suffix(".json").write_text(path.with_suffix(".json").read_text())
+    with pytest.raises(TrajectoryFileError, match=f"states have {u.state_size - 1} entries"):
+        load_trajectory(untagged)
     np.testing.assert_array_equal(load_trajectory(path).states, np.array(states))
-    u.set_state(loaded.states[-1])
     env.close()
 
 
@@ -175,8 +163,9 @@ def test_the_shipped_pen_spin_demos_load_and_their_states_are_accepted() -> None
     env = gym.make("PenSpin-v0").unwrapped
     files = sorted(SHIPPED.glob("*.npz"))
     assert files
-    with np.load(files[0]) as data:  # shipped before the model tag: legacy files, not rewritten
-        assert data["states"].shape[1] == env.state_layout.legacy_size
+    with np.load(files[0]) as data:  # stored in the current layout: tagged states
+        assert data["states"].shape[1] == env.state_size
+        assert np.all(data["states"][:, -1] == env.state_layout.model_tag)
     assert json.loads(files[0].with_suffix(".json").read_text())["env_id"] == "PenSpin-v0"
     trajectories = load_demos(SHIPPED, "PenSpin-v0")
     pooled = demo_states(trajectories, "PenSpin-v0")

@@ -187,7 +187,7 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
     count = goal + env.state_layout.goal_size  # the step count; the model tag follows it
     ctrl = slices["ctrl"].start
     return [
-        ("truncated (legacy size)", good[:-1], ValueError, "saved by an older version"),
+        ("truncated by one (no model tag)", good[:-1], ValueError, "flat array of"),
         ("truncated by two", good[:-2], ValueError, "flat array of"),
         ("extended", np.append(good, 0.0), ValueError, "flat array of"),
         ("batched", good[None], ValueError, "flat array of"),
@@ -261,7 +261,7 @@ def _bad_states(env: Any) -> list[tuple[str, Any, type[Exception], str]]:
 
 
 _LABELS = [
-    "truncated (legacy size)",
+    "truncated by one (no model tag)",
     "truncated by two",
     "extended",
     "batched",
