@@ -40,7 +40,7 @@ def test_bad_parameters_fail_before_compilation(monkeypatch):
     def boom(*a, **kw):  # pragma: no cover - must not be reached
         raise AssertionError("kernel called")
 
-    monkeypatch.setattr(k, "branch_scores", boom)
+    monkeypatch.setattr(k, "branch_scores_against", boom)
     with pytest.raises(ValueError, match="horizon"):
         FSMSwarm(n_agents=5, horizon=-2)
 
