@@ -65,7 +65,7 @@ def register_envs() -> None:
 def parallel_env(**kwargs: Any) -> FSMSwarmParallelEnv:
     """The PettingZoo ``ParallelEnv`` view of :class:`swarm_gym.envs.FSMSwarmEnv` (needs the
     ``pettingzoo`` extra)."""
-    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv
+    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv  # imports the optional pettingzoo
 
     return FSMSwarmParallelEnv(**kwargs)
 

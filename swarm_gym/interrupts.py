@@ -39,7 +39,8 @@ _pending: list[int] | None = None  # SIGINTs recorded by the active deferral, No
 
 
 def _record(signum: int, frame: FrameType | None) -> None:
-    assert _pending is not None
+    if _pending is None:  # run just as the deferral ended: what the default handler does
+        raise KeyboardInterrupt
     _pending.append(signum)
 
 
@@ -63,9 +64,11 @@ def deferred_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        interrupted = bool(_pending)
-        _pending = None
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:  # restoring the handler may itself raise a SIGINT that just arrived
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        finally:
+            interrupted = bool(_pending)
+            _pending = None
     if interrupted:
         raise KeyboardInterrupt
 
@@ -83,9 +86,11 @@ def stop_on_interrupt(stop: np.ndarray) -> Iterator[None]:
 
     The signal's C-level handler writes to :func:`signal.set_wakeup_fd` even when no bytecode
     runs; a helper thread waiting on that pipe sets the flag (our kernels release the GIL). A
-    no-op outside the main thread or when another wakeup fd is installed (asyncio's, say).
+    no-op outside :func:`deferred_interrupts` (then the program's own SIGINT handler decides
+    what Ctrl-C does), outside the main thread, and when another wakeup fd is installed
+    (asyncio's, say).
     """
-    if threading.current_thread() is not threading.main_thread():
+    if _pending is None or threading.current_thread() is not threading.main_thread():
         yield
         return
     read_end, write_end = os.pipe()

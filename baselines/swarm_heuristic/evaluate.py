@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 
 from swarm_gym import FSMSwarm
@@ -96,7 +97,7 @@ def compare(
     mode: str = "heuristic",
 ) -> None:  # fmt: skip
     """A swarm of ``mode`` against its FSM reference (see the module docstring)."""
-    import matplotlib
+    import matplotlib  # an optional dependency (the plots extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -184,8 +185,6 @@ def _time_steps(sw: Any, steps: int) -> dict[str, float]:
 def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
           large_steps: int, name: str = "speed") -> None:  # fmt: skip
     """Seconds per step of the heuristic swarm and of the FSM (see the module docstring)."""
-    import numba
-
     pol = HeuristicPolicy.load(weights)
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"threads": numba.get_num_threads(), "heuristic": {}}
