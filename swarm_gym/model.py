@@ -100,7 +100,7 @@ class FSMSwarm:
             rule = DecisionRule.create(self.config, policy, weights, heuristic_agents, others)
         elif not isinstance(rule, DecisionRule):
             raise ValueError(f"rule must be a DecisionRule or None, got {type(rule).__name__}")
-        elif (policy, weights, heuristic_agents, others) != ("fsm", None, None, "straight"):
+        elif not (isinstance(policy, str) and policy == "fsm") or weights is not None or heuristic_agents is not None or others != "straight":  # fmt: skip
             raise ValueError("pass either rule or policy/weights/heuristic_agents/others, not both")
         else:
             rule.check(self.config)

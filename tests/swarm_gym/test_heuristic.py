@@ -241,3 +241,37 @@ def test_visual_states_equal_those_of_the_tree_search_intervals() -> None:
             got = kernels.visual_states(pos, th, 1.0, halfwidth, 40, 0.5)
             for a, b in zip(got, expected, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_a_decision_rule_drives_the_swarm_as_the_options_that_describe_it(
+    weights_file: Path,
+) -> None:
+    from swarm_gym import DecisionRule, SwarmConfig
+
+    config = SwarmConfig.create(n_agents=10, horizon=2)
+    rule = DecisionRule.create(config, "heuristic", weights_file, 0.3, others="heuristic")
+    assert rule.heuristic is rule.others and rule.heuristic_agents is not None
+    assert rule.heuristic_agents.tolist() == [True] * 3 + [False] * 7
+    by_options = FSMSwarm(config=config, seed=6, policy="heuristic", weights=weights_file,
+                          heuristic_agents=0.3, others="heuristic")  # fmt: skip
+    by_rule = FSMSwarm(config=config, seed=6, rule=rule)
+    assert by_rule.rule is rule and by_rule.policy == "heuristic"
+    assert by_rule.others_model == "heuristic"
+    expected, got = by_options.run(6), by_rule.run(6)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key])
+    # the swarm's settable switches replace its (frozen) rule
+    by_rule.score_all = True
+    assert by_rule.rule.score_all and not rule.score_all
+    with pytest.raises(ValueError, match="not both"):
+        FSMSwarm(config=config, rule=rule, heuristic_agents=np.ones(10, dtype=bool))
+    with pytest.raises(ValueError, match=r"rule: heuristic_agents must have shape \(12,\)"):
+        FSMSwarm(12, 2, rule=rule)
+    with pytest.raises(ValueError, match="rule: the heuristic's weights are for n_sensors=40"):
+        FSMSwarm(10, 2, n_sensors=20, rule=rule)
+    with pytest.raises(ValueError, match="steering is not supported"):
+        FSMSwarm(config=config, rule=rule, steering=Steering())
+    with pytest.raises(ValueError, match="heuristic and heuristic_agents must be given together"):
+        DecisionRule(heuristic=rule.heuristic)
+    with pytest.raises(ValueError, match="score_all must be True or False, got 'yes'"):
+        rule.replace(score_all="yes")
