@@ -100,9 +100,17 @@ class FSMSwarm:
             rule = DecisionRule.create(self.config, policy, weights, heuristic_agents, others)
         elif not isinstance(rule, DecisionRule):
             raise ValueError(f"rule must be a DecisionRule or None, got {type(rule).__name__}")
-        elif not (isinstance(policy, str) and policy == "fsm") or weights is not None or heuristic_agents is not None or others != "straight":  # fmt: skip
-            raise ValueError("pass either rule or policy/weights/heuristic_agents/others, not both")
         else:
+            described = (
+                not (isinstance(policy, str) and policy == "fsm")
+                or weights is not None
+                or heuristic_agents is not None
+                or others != "straight"
+            )
+            if described:
+                raise ValueError(
+                    "pass either rule or policy/weights/heuristic_agents/others, not both"
+                )
             rule.check(self.config)
         if steering is not None and rule.heuristic is not None:
             raise ValueError("steering is not supported with policy='heuristic'")
