@@ -6,9 +6,10 @@
 :func:`parallel_env`.
 
 Public API: :class:`SwarmConfig` (parameters), :class:`FSMSwarm` (the simulator) and its read-only
-:class:`SwarmView`, :class:`Decision` and :data:`MOVES`, :class:`SteeringConfig` (frozen steering
-settings) and :class:`Steering` (a run's informed agents), :class:`SteeringHook` (what the
-simulator calls on its ``steering``), the environments (:mod:`swarm_gym.envs`), and the experiments
+:class:`SwarmView`, :class:`DecisionRule` (how the agents choose their moves), :class:`Decision`
+and :data:`MOVES`, :class:`SteeringConfig` (frozen steering settings) and :class:`Steering` (a
+run's informed agents), :class:`SteeringHook` (what the simulator calls on its ``steering``), the
+environments (:mod:`swarm_gym.envs`), and the experiments
 (:mod:`swarm_gym.experiments`, ``python -m swarm_gym.experiments``).
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 
 from swarm_gym.config import SwarmConfig
-from swarm_gym.decision import MOVES, Decision
+from swarm_gym.decision import MOVES, Decision, DecisionRule
 from swarm_gym.model import FSMSwarm
 from swarm_gym.steering import Steering, SteeringConfig
 from swarm_gym.view import SteeringHook, SwarmView
@@ -37,6 +38,7 @@ __all__ = [
     "ENV_SPECS",
     "MOVES",
     "Decision",
+    "DecisionRule",
     "FSMSwarm",
     "Steering",
     "SteeringConfig",
@@ -65,7 +67,7 @@ def register_envs() -> None:
 def parallel_env(**kwargs: Any) -> FSMSwarmParallelEnv:
     """The PettingZoo ``ParallelEnv`` view of :class:`swarm_gym.envs.FSMSwarmEnv` (needs the
     ``pettingzoo`` extra)."""
-    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv
+    from swarm_gym.pettingzoo_env import FSMSwarmParallelEnv  # imports the optional pettingzoo
 
     return FSMSwarmParallelEnv(**kwargs)
 

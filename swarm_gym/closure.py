@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from swarm_gym.config import SwarmConfig
-from swarm_gym.heuristic import HeuristicPolicy, visual_keys
+from swarm_gym.heuristic import HeuristicPolicy
 from swarm_gym.kernel_params import HALFWIDTH_CODE
+from swarm_gym.kernels import visual_states
 
 OTHERS_MODELS = ("straight", "heuristic")
 
@@ -55,6 +56,7 @@ def predicted_table(
         qx[k], qy[k] = qx[k - 1] + bx[k], qy[k - 1] + by[k]
         pos = np.stack([qx[k], qy[k]], axis=1)
         if k < tau:
-            prev, cur = cur, visual_keys(pos, th, float(cfg.radius), halfwidth,
-                                         int(cfg.n_sensors), float(cfg.sensor_threshold))  # fmt: skip
+            keys, _ = visual_states(pos, th, float(cfg.radius), halfwidth,
+                                    int(cfg.n_sensors), float(cfg.sensor_threshold))  # fmt: skip
+            prev, cur = cur, keys
     return qx, qy, bx, by

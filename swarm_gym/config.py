@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 #: Allowed values of the string options.
 CHOICES: dict[str, tuple[str, ...]] = {
     "variant": ("cpp", "clean"),
@@ -125,7 +127,7 @@ class SwarmConfig:
         """Raise :class:`ValueError` naming the first bad parameter."""
         for name in ("n_agents", "horizon", "n_sensors"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | _np_integer()):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise ValueError(f"{name} must be an int, got {value!r}")
         if self.n_agents < 2:
             raise ValueError(f"n_agents must be >= 2, got {self.n_agents}")
@@ -196,12 +198,6 @@ def _finite(value: Any) -> bool:
         return math.isfinite(float(value)) and not isinstance(value, bool)
     except (TypeError, ValueError):
         return False
-
-
-def _np_integer() -> type:
-    import numpy as np
-
-    return np.integer
 
 
 def as_config(config: SwarmConfig | None = None, **kwargs: Any) -> SwarmConfig:

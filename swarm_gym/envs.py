@@ -109,7 +109,7 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
                              text=f"t={view.t}")  # fmt: skip
         if self.render_mode == "rgb_array":
             return frame
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # an optional dependency (the plots extra)
 
         if self._window is None:
             plt.ion()
@@ -123,7 +123,7 @@ class _SwarmEnvBase(gym.Env[np.ndarray, Any]):
 
     def close(self) -> None:
         if getattr(self, "_window", None) is not None:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # an optional dependency (the plots extra)
 
             plt.close(self._window[0])
             self._window = None

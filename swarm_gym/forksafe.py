@@ -12,6 +12,9 @@ not been forked from one that used OpenMP, and in such a child as a serial compi
 Python function, made on first use there. Serial and parallel give the same results (the swarm's
 results do not depend on the thread count, which the tests check); in a forked worker of a vector
 env the parallelism comes from the processes anyway.
+
+Every call also runs inside :func:`swarm_gym.interrupts.deferred_interrupts`, so Ctrl-C during a
+kernel is a KeyboardInterrupt after it returns, not a SystemError raised inside numba.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 from typing import Any
 
 import numba
+
+from swarm_gym.interrupts import deferred_interrupts
 
 _used_openmp = False  # a parallel kernel ran in this process under the OpenMP layer
 _layer_known = False  # numba's threading layer has been looked up (once, after the first call)
@@ -49,8 +54,10 @@ class ForkSafeKernel:
             if self._serial is None:
                 options = {k: v for k, v in self.parallel.targetoptions.items() if k not in ("parallel", "cache", "nopython")}  # fmt: skip
                 self._serial = numba.njit(**options)(self.parallel.py_func)
-            return self._serial(*args)
-        result = self.parallel(*args)
+            with deferred_interrupts():
+                return self._serial(*args)
+        with deferred_interrupts():
+            result = self.parallel(*args)
         if not _layer_known:  # the layer is chosen at the first parallel call, then fixed
             _used_openmp, _layer_known = numba.threading_layer() == "omp", True
         return result

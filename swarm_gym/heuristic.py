@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from swarm_gym.forksafe import fork_safe
-from swarm_gym.kernels import collect_pieces, key_from_intervals, merge_intervals, sensor_edges
+from swarm_gym.interrupts import deferred_interrupts
 
 FORMAT_VERSION = 1
 N_MOVES = 5
@@ -130,40 +130,6 @@ def _softmax_moves(
                     moves[i] = a
                     break
     return probs, moves
-
-
-@fork_safe
-@njit(parallel=True, **_JIT)
-def visual_keys(
-    pos: np.ndarray, th: np.ndarray, radius: float, halfwidth: int, n_s: int, threshold: float
-) -> np.ndarray:
-    """(N,) packed depth-0 visual states, equal to the keys of
-    :func:`swarm_gym.kernels.visual_states` in O(N log N) per agent instead of O(N^2).
-
-    The pieces come from :func:`swarm_gym.kernels.collect_pieces` (the FSM search's own), ordered
-    by an argsort instead of :func:`~swarm_gym.kernels.build_intervals`' insertion sort, then
-    merged and packed by the shared kernels. The merged intervals do not depend on the order of pieces with equal starts,
-    so the keys are identical (tested).
-    """
-    n = pos.shape[0]
-    edges = sensor_edges(n_s)
-    keys = np.zeros(n, dtype=np.int64)
-    qx = np.ascontiguousarray(pos[:, 0])
-    qy = np.ascontiguousarray(pos[:, 1])
-    for i in prange(n):
-        lo = np.empty(2 * n + 2)
-        hi = np.empty(2 * n + 2)
-        fill = np.empty(n_s)
-        m = collect_pieces(pos[i, 0], pos[i, 1], th[i], qx, qy, i, radius, halfwidth, lo, hi)
-        order = np.argsort(lo[:m])
-        slo = np.empty(m)
-        shi = np.empty(m)
-        for p in range(m):
-            slo[p] = lo[order[p]]
-            shi[p] = hi[order[p]]
-        nm = merge_intervals(slo, shi, m)
-        keys[i] = key_from_intervals(slo, shi, nm, edges, threshold, fill)
-    return keys
 
 
 class HeuristicPolicy:
@@ -282,7 +248,9 @@ class HeuristicPolicy:
         on = (bits != 0).astype(np.int64)
         prev = on[:, :n_s] @ place
         cur = on[:, n_s:] @ place
-        probs, _ = _softmax_moves(self.logits_from_keys(prev, cur), np.zeros(len(cur)), True)
+        logits = self.logits_from_keys(prev, cur)
+        with deferred_interrupts():
+            probs, _ = _softmax_moves(logits, np.zeros(len(cur)), True)
         return probs
 
     def act(
@@ -291,7 +259,8 @@ class HeuristicPolicy:
         """Moves (N,) int64 and probabilities (N, 5) from packed states and one uniform each."""
         logits = self.logits_from_keys(prev_keys, keys)
         u = np.ascontiguousarray(uniforms, dtype=np.float64)
-        probs, moves = _softmax_moves(logits, u, self.greedy)
+        with deferred_interrupts():
+            probs, moves = _softmax_moves(logits, u, self.greedy)
         return moves, probs
 
     def __repr__(self) -> str:

@@ -1,6 +1,6 @@
 """The parameters of the tree-search kernel, as one typed record.
 
-:func:`swarm_gym.kernels.branch_scores` takes a :class:`KernelParams` and reads its fields by name
+:func:`swarm_gym.kernels.branch_scores_against` takes a :class:`KernelParams` and reads its fields by name
 (numba passes a ``NamedTuple`` as a plain struct, so this costs nothing per call).
 :func:`kernel_params` is the one place that builds it from a :class:`~swarm_gym.config.SwarmConfig`;
 it casts every field to the type the compiled kernel expects (float64, int64, bool, (5,) float64),

@@ -26,11 +26,13 @@ import numpy as np
 from numba import njit, prange
 
 from swarm_gym.forksafe import fork_safe
+from swarm_gym.interrupts import deferred_interrupts, run_in_blocks
 from swarm_gym.kernel_params import KernelParams
 
 TWO_PI = 2.0 * math.pi
 _HASH_MULT = 0x5BD1E9955BD1E995  # odd 64-bit multiplier (wraps as int64)
 _EMPTY = -1
+_INSERTION_SORT_MAX = 256  # pieces; above, build_intervals sorts by argsort
 
 _JIT: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
@@ -152,7 +154,16 @@ def build_intervals(
 ) -> int:
     """The pieces of :func:`collect_pieces`, sorted by start in ``lo``/``hi``; returns their number."""
     m = collect_pieces(cx, cy, heading, qx, qy, skip, radius, halfwidth, lo, hi)
-    # insertion sort by start (m is about 2N; the arrays are short)
+    if m > _INSERTION_SORT_MAX:
+        # an argsort: insertion sort is O(m^2), minutes per node at N = 10^5. The merged
+        # intervals do not depend on the order of pieces with equal starts (so neither do keys).
+        order = np.argsort(lo[:m])
+        slo = lo[:m][order]
+        shi = hi[:m][order]
+        lo[:m] = slo
+        hi[:m] = shi
+        return m
+    # insertion sort by start (fastest for the short arrays of small flocks)
     for p in range(1, m):
         a = lo[p]
         b = hi[p]
@@ -331,7 +342,7 @@ def _branch(
     qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray, kp: KernelParams,
     edges: np.ndarray, lo: np.ndarray, hi: np.ndarray, fill: np.ndarray, table: np.ndarray,
     ev_pos: np.ndarray, ev_val: np.ndarray, sx: np.ndarray, sy: np.ndarray, sth: np.ndarray,
-    mv: np.ndarray, leaf: np.ndarray, memo: np.ndarray, fbits: np.ndarray,
+    mv: np.ndarray, leaf: np.ndarray, memo: np.ndarray, fbits: np.ndarray, stop: np.ndarray,
 ) -> tuple[int, int, float, int]:  # fmt: skip
     """Walk the branch of agent ``i`` rooted at first move ``a0``.
 
@@ -365,6 +376,8 @@ def _branch(
     level = 1
     mv[1] = a0
     while level >= 1:
+        if stop[0] != 0:  # Ctrl-C (see swarm_gym.interrupts): the caller discards the result
+            break
         move = mv[level]
         th = sth[level - 1] + turns[move]
         u = speeds[move]
@@ -443,107 +456,141 @@ def _branch(
     return n_distinct, n_nodes, w, n_leaf
 
 
-def branch_scores(
-    pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score the 5 first moves of every active agent from the step snapshot (pos, th), the
-    others flying straight at v0 (the reference model): :func:`branch_scores_against` the
-    :func:`ballistic_table`."""
-    qx, qy, bx, by = ballistic_table(pos, th, kp.tau, kp.v0, kp.dt)
-    return branch_scores_against(pos, th, active, kp, qx, qy, bx, by)
+@njit(**_JIT)
+def _score_agent(
+    i: int, pos: np.ndarray, th: np.ndarray, kp: KernelParams,
+    qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray, stop: np.ndarray,
+    edges: np.ndarray, ev_len: int, msize: int,
+    counts: np.ndarray, nodes: np.ndarray, weights: np.ndarray, leaf_keys: np.ndarray,
+    n_leaf: np.ndarray,
+) -> None:  # fmt: skip
+    """The five branches of agent ``i`` (one task of :func:`branch_scores_against`), with scratch
+    memory allocated once for them."""
+    n = pos.shape[0]
+    tau = kp.tau
+    continuous = kp.continuous
+    lo = np.empty(2 * n + 2)
+    hi = np.empty(2 * n + 2)
+    fill = np.empty(kp.n_sensors)
+    table = np.empty(kp.table_size, dtype=np.int64)
+    ev_pos = np.empty(ev_len)
+    ev_val = np.empty(ev_len)
+    sx = np.empty(tau + 1)
+    sy = np.empty(tau + 1)
+    sth = np.empty(tau + 1)
+    mv = np.zeros(tau + 1, dtype=np.int64)
+    memo = np.full((1 if continuous else msize, 5), _EMPTY, dtype=np.int64)
+    fbits = np.empty(3)
+    for a0 in range(5):
+        c, nd, w, nl = _branch(
+            i, a0, pos[i, 0], pos[i, 1], th[i], qx, qy, bx, by, kp, edges,
+            lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf_keys[i, a0], memo,
+            fbits, stop,
+        )  # fmt: skip
+        counts[i, a0] = c
+        nodes[i, a0] = nd
+        weights[i, a0] = w
+        n_leaf[i, a0] = nl
 
 
 @fork_safe
 @njit(parallel=True, **_JIT)
 def branch_scores_against(
-    pos: np.ndarray, th: np.ndarray, active: np.ndarray, kp: KernelParams,
-    qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Score the 5 first moves of every active agent from the step snapshot (pos, th) against
-    the others' positions ``qx[k, j]``, ``qy[k, j]`` at depths k = 0..tau (and the displacements
-    ``bx``, ``by`` into them; see :func:`ballistic_table`).
+    pos: np.ndarray, th: np.ndarray, agents: np.ndarray, kp: KernelParams,
+    qx: np.ndarray, qy: np.ndarray, bx: np.ndarray, by: np.ndarray, stop: np.ndarray,
+    counts: np.ndarray, nodes: np.ndarray, weights: np.ndarray, leaf_keys: np.ndarray,
+    n_leaf: np.ndarray,
+) -> None:  # fmt: skip
+    """Score the 5 first moves of each agent in ``agents`` from the step snapshot (pos, th)
+    against the others' positions ``qx[k, j]``, ``qy[k, j]`` at depths k = 0..tau (and the
+    displacements ``bx``, ``by`` into them; see :func:`ballistic_table`), writing its rows of the
+    outputs (the other rows are left as they are).
 
     Args:
         pos: (N, 2) float64 positions; th: (N,) float64 headings.
-        active: (N,) bool, agents whose branches are computed (others get zeros).
+        agents: (K,) int64 indices of the agents whose branches are computed.
         kp: the :class:`~swarm_gym.kernel_params.KernelParams` of the config.
         qx, qy, bx, by: (tau + 1, N) float64 tables of the others.
-
-    Returns:
-        ``(counts, nodes, weights, leaf_keys, n_leaf)``: (N, 5) int64 distinct visual states per
-        branch, (N, 5) int64 surviving counted nodes, (N, 5) float64 continuous weights W (zeros in
-        discrete mode), and, when ``kp.collect_leaf``, the visual-state keys of the surviving
-        depth-tau nodes of each branch, (N, 5, 5**(tau-1)) int64 with (N, 5) valid lengths.
+        stop: (1,) int64; the search ends early once ``stop[0]`` is not 0 (set by another thread
+            on Ctrl-C, :func:`swarm_gym.interrupts.run_in_blocks`), its results then meaningless.
+        counts, nodes, weights, leaf_keys, n_leaf: the outputs: (N, 5) int64 distinct visual
+            states per branch, (N, 5) int64 surviving counted nodes, (N, 5) float64 continuous
+            weights W (left alone in discrete mode), and, when ``kp.collect_leaf``, the
+            visual-state keys of the surviving depth-tau nodes of each branch, (N, 5,
+            5**(tau-1)) int64 with (N, 5) valid lengths.
     """
     n = pos.shape[0]
     tau = kp.tau
     continuous = kp.continuous
     n_s = kp.n_sensors
-    tsize = kp.table_size
     edges = sensor_edges(n_s)
-    counts = np.zeros((n, 5), dtype=np.int64)
-    nodes = np.zeros((n, 5), dtype=np.int64)
-    weights = np.zeros((n, 5))
     max_nodes = (5**tau - 1) // 4
     ev_len = 2 * (2 * n + 2) * max_nodes if continuous else 1
-    n_leaf_max = 5 ** (tau - 1) if kp.collect_leaf else 1
-    leaf_keys = np.zeros((n, 5, n_leaf_max), dtype=np.int64)
-    n_leaf = np.zeros((n, 5), dtype=np.int64)
     # one task per agent: its five branches share the memo of node keys (see _branch)
     msize = 1 << max(4, math.ceil(math.log2(2 * 5 * max_nodes + 1)))
-    for i in prange(n):
-        if not active[i]:
-            continue
-        lo = np.empty(2 * n + 2)
-        hi = np.empty(2 * n + 2)
-        fill = np.empty(n_s)
-        table = np.empty(tsize, dtype=np.int64)
-        ev_pos = np.empty(ev_len)
-        ev_val = np.empty(ev_len)
-        sx = np.empty(tau + 1)
-        sy = np.empty(tau + 1)
-        sth = np.empty(tau + 1)
-        mv = np.zeros(tau + 1, dtype=np.int64)
-        memo = np.full((1 if continuous else msize, 5), _EMPTY, dtype=np.int64)
-        fbits = np.empty(3)
-        for a0 in range(5):
-            c, nd, w, nl = _branch(
-                i, a0, pos[i, 0], pos[i, 1], th[i], qx, qy, bx, by, kp, edges,
-                lo, hi, fill, table, ev_pos, ev_val, sx, sy, sth, mv, leaf_keys[i, a0], memo,
-                fbits,
-            )  # fmt: skip
-            counts[i, a0] = c
-            nodes[i, a0] = nd
-            weights[i, a0] = w
-            n_leaf[i, a0] = nl
-    return counts, nodes, weights, leaf_keys, n_leaf
+    for r in prange(agents.shape[0]):
+        if stop[0] == 0:
+            _score_agent(agents[r], pos, th, kp, qx, qy, bx, by, stop, edges, ev_len, msize,
+                         counts, nodes, weights, leaf_keys, n_leaf)  # fmt: skip
 
 
 @fork_safe
 @njit(parallel=True, **_JIT)
+def visual_rows(
+    pos: np.ndarray, th: np.ndarray, agents: np.ndarray, radius: float, halfwidth: int,
+    n_s: int, threshold: float, keys: np.ndarray, coverage: np.ndarray,
+) -> None:  # fmt: skip
+    """Write the depth-0 visual state of each agent in ``agents`` into ``keys[i]`` and
+    ``coverage[i]`` (see :func:`visual_states`).
+
+    The pieces are :func:`collect_pieces` (the tree search's own), ordered by an argsort: O(N log
+    N) per agent where :func:`build_intervals`' insertion sort is O(N^2). The merged intervals do
+    not depend on the order of pieces with equal starts, so the keys and coverages are those of
+    :func:`build_intervals` (tested).
+    """
+    n = pos.shape[0]
+    edges = sensor_edges(n_s)
+    qx = np.ascontiguousarray(pos[:, 0])
+    qy = np.ascontiguousarray(pos[:, 1])
+    for r in prange(agents.shape[0]):
+        i = agents[r]
+        lo = np.empty(2 * n + 2)
+        hi = np.empty(2 * n + 2)
+        fill = np.empty(n_s)
+        m = collect_pieces(pos[i, 0], pos[i, 1], th[i], qx, qy, i, radius, halfwidth, lo, hi)
+        order = np.argsort(lo[:m])
+        slo = np.empty(m)
+        shi = np.empty(m)
+        for p in range(m):
+            slo[p] = lo[order[p]]
+            shi[p] = hi[order[p]]
+        nm = merge_intervals(slo, shi, m)
+        keys[i] = key_from_intervals(slo, shi, nm, edges, threshold, fill)
+        tot = 0.0
+        for p in range(nm):
+            tot += shi[p] - slo[p]
+        coverage[i] = tot / TWO_PI
+
+
 def visual_states(
     pos: np.ndarray, th: np.ndarray, radius: float, halfwidth: int, n_s: int, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Depth-0 visual state of every agent against the others' actual positions.
 
     Returns ``(keys, coverage)``: (N,) int64 packed sensor bits and (N,) float64 fraction of
-    [0, 2*pi) covered by the union of the others' angular intervals (the opacity proxy).
+    [0, 2*pi) covered by the union of the others' angular intervals (the opacity proxy). Large
+    flocks are computed in blocks of agents, so Ctrl-C stops it within about a second
+    (:mod:`swarm_gym.interrupts`).
     """
+    pos = np.require(pos, dtype=np.float64, requirements=["C"])
+    th = np.require(th, dtype=np.float64, requirements=["C"])
     n = pos.shape[0]
-    edges = sensor_edges(n_s)
-    qx = np.ascontiguousarray(pos[:, 0])
-    qy = np.ascontiguousarray(pos[:, 1])
     keys = np.zeros(n, dtype=np.int64)
     coverage = np.zeros(n)
-    for i in prange(n):
-        lo = np.empty(2 * n + 2)
-        hi = np.empty(2 * n + 2)
-        fill = np.empty(n_s)
-        m = build_intervals(pos[i, 0], pos[i, 1], th[i], qx, qy, i, radius, halfwidth, lo, hi)
-        nm = merge_intervals(lo, hi, m)
-        keys[i] = key_from_intervals(lo, hi, nm, edges, threshold, fill)
-        tot = 0.0
-        for p in range(nm):
-            tot += hi[p] - lo[p]
-        coverage[i] = tot / TWO_PI
+
+    def run(agents: np.ndarray, stop: np.ndarray) -> None:  # one agent is quick: no stop flag
+        visual_rows(pos, th, agents, radius, halfwidth, n_s, threshold, keys, coverage)
+
+    with deferred_interrupts():
+        run_in_blocks(np.arange(n, dtype=np.int64), n * math.log2(max(n, 2)), run)
     return keys, coverage

@@ -16,20 +16,20 @@ tree search itself uses no randomness, so results do not depend on the number of
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from swarm_gym import metrics as _metrics
 from swarm_gym.config import HALFWIDTH_CODE, SwarmConfig, as_config
-from swarm_gym.decision import Decision, choose, score_moves, tied_moves
+from swarm_gym.decision import Decision, DecisionRule
+from swarm_gym.heuristic import HeuristicPolicy
+from swarm_gym.kernels import visual_states
 from swarm_gym.view import SteeringHook, SwarmView
-
-if TYPE_CHECKING:
-    from swarm_gym.heuristic import HeuristicPolicy
-
 
 # Above this many agents FSMSwarm needs allow_large=True (see its constructor's error message).
 MAX_AGENTS = 5000
@@ -38,13 +38,17 @@ MAX_AGENTS = 5000
 class FSMSwarm:
     """N agents on the infinite plane, each maximising its number of distinct future visual states.
 
+    How the agents choose their moves is one :class:`~swarm_gym.decision.DecisionRule`
+    (:attr:`rule`): pass it as ``rule``, or describe it with ``policy``, ``weights``,
+    ``heuristic_agents`` and ``others`` (:meth:`DecisionRule.create`).
+
     Args:
         n_agents: number of agents N.
         horizon: look-ahead depth tau.
         seed: seed of the generator (None: fresh entropy).
         config: a :class:`SwarmConfig`; keyword ``options`` override its fields.
         steering: optional :class:`swarm_gym.steering.Steering` (any
-            :class:`~swarm_gym.view.SteeringHook`) biasing a subset of agents.
+            :class:`~swarm_gym.view.SteeringHook`) biasing a subset of agents (FSM rules only).
         policy: ``"fsm"`` (default: every agent searches its future states) or ``"heuristic"``
             (the NN heuristic of :mod:`swarm_gym.heuristic`: moves from the previous and current
             visual states, no search), or a :class:`~swarm_gym.heuristic.HeuristicPolicy`.
@@ -57,7 +61,10 @@ class FSMSwarm:
         others: how a searching agent models the others: ``"straight"`` (default, the
             reference: straight on at v0) or ``"heuristic"`` (closure: their moves predicted by
             the heuristic of ``weights``, see :mod:`swarm_gym.closure`).
-        **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...).
+        rule: a ready :class:`~swarm_gym.decision.DecisionRule`, instead of the four options
+            above.
+        **options: any other :class:`SwarmConfig` field (``variant``, ``model``, ``tie_break``...),
+            and ``allow_large=True`` to run more than :data:`MAX_AGENTS` agents.
 
     Raises:
         ValueError: for a bad or unknown parameter (before any compilation).
@@ -74,6 +81,7 @@ class FSMSwarm:
         weights: str | Path | None = None,
         heuristic_agents: float | np.ndarray | None = None,
         others: str = "straight",
+        rule: DecisionRule | None = None,
         **options: Any,
     ) -> None:
         if n_agents is not None:
@@ -88,39 +96,27 @@ class FSMSwarm:
                 "O(N^2 log N) time and the tree search O(N) memory per agent per step (N = 10^7 "
                 "needs over 7 GB, N = 10^5 over 30 s a step); pass allow_large=True to run it"
             )
-        from swarm_gym.closure import OTHERS_MODELS
-
-        if others not in OTHERS_MODELS:
-            raise ValueError(f"others must be one of {list(OTHERS_MODELS)}, got {others!r}")
-        self._policy: HeuristicPolicy | None = None
-        self._heuristic: np.ndarray | None = None
-        #: the heuristic that predicts the others in the tree search (closure), or None
-        self._closure: HeuristicPolicy | None = None
-        if isinstance(policy, str) and policy == "fsm":
-            if heuristic_agents is not None:
-                raise ValueError("heuristic_agents needs policy='heuristic'")
-            if weights is not None and others != "heuristic":
-                raise ValueError("weights needs policy='heuristic' or others='heuristic'")
+        if rule is None:
+            rule = DecisionRule.create(self.config, policy, weights, heuristic_agents, others)
+        elif not isinstance(rule, DecisionRule):
+            raise ValueError(f"rule must be a DecisionRule or None, got {type(rule).__name__}")
         else:
-            from swarm_gym.heuristic import heuristic_mask, resolve_policy
-
-            if steering is not None:
-                raise ValueError("steering is not supported with policy='heuristic'")
-            self._policy = resolve_policy(policy, weights, self.config.n_sensors, self.config.model)
-            self._heuristic = heuristic_mask(heuristic_agents, self.config.n_agents)
-        if others == "heuristic":
-            from swarm_gym.heuristic import resolve_policy
-
-            self._closure = self._policy or resolve_policy(
-                "heuristic", weights, self.config.n_sensors, self.config.model
+            described = (
+                not (isinstance(policy, str) and policy == "fsm")
+                or weights is not None
+                or heuristic_agents is not None
+                or others != "straight"
             )
+            if described:
+                raise ValueError(
+                    "pass either rule or policy/weights/heuristic_agents/others, not both"
+                )
+            rule.check(self.config)
+        if steering is not None and rule.heuristic is not None:
+            raise ValueError("steering is not supported with policy='heuristic'")
+        self._rule = rule
         self.steering = steering
         self._view = _LiveView(self)
-        #: also count the distinct depth-tau states over all branches (``Decision.reachable``)
-        self.collect_reachable = False
-        #: with a heuristic: run the tree search for the heuristic agents too (their counts and
-        #: scores in the Decision; their moves stay the heuristic's)
-        self.score_all = False
         self.reset(seed)
 
     # ------------------------------------------------------------------ state
@@ -150,8 +146,7 @@ class FSMSwarm:
         self.t = 0
         self._decision: Decision | None = None
         self._visual: tuple[np.ndarray, np.ndarray] | None = None
-        self._prev_keys: np.ndarray | None = None
-        self._heur_keys: np.ndarray | None = None
+        self._prev_keys: np.ndarray | None = None  # the last step's visual states, for the rule
         if self.steering is not None:
             self.steering.reset(self._view)
 
@@ -189,7 +184,6 @@ class FSMSwarm:
         self._decision = None
         self._visual = None
         self._prev_keys = None
-        self._heur_keys = None
 
     @property
     def view(self) -> SwarmView:
@@ -222,6 +216,31 @@ class FSMSwarm:
         return self._speed[:, None] * np.stack([np.cos(self._th), np.sin(self._th)], axis=1)
 
     # ------------------------------------------------------------------ decisions
+    @property
+    def rule(self) -> DecisionRule:
+        """How the agents choose their moves (a frozen :class:`~swarm_gym.decision.DecisionRule`)."""
+        return self._rule
+
+    @property
+    def score_all(self) -> bool:
+        """With a heuristic: run the tree search for the heuristic agents too (their counts and
+        scores in the Decision; their moves stay the heuristic's). Settable."""
+        return self._rule.score_all
+
+    @score_all.setter
+    def score_all(self, value: bool) -> None:
+        self._rule = self._rule.replace(score_all=value)
+
+    @property
+    def collect_reachable(self) -> bool:
+        """Also count the distinct depth-tau states over all branches (``Decision.reachable``).
+        Settable."""
+        return self._rule.collect_reachable
+
+    @collect_reachable.setter
+    def collect_reachable(self, value: bool) -> None:
+        self._rule = self._rule.replace(collect_reachable=value)
+
     def decide(self, active: np.ndarray | None = None) -> Decision:
         """Score the moves of every agent at the current snapshot and apply the decision rule.
 
@@ -229,87 +248,39 @@ class FSMSwarm:
         (an (N,) bool mask) restricts the tree search to some agents (the others get zero counts);
         it is only honoured on the first call for a given state.
         """
-        if self._decision is None and self._policy is not None:
-            self._decision = self._decide_heuristic(active)
         if self._decision is None:
-            cfg = self.config
-            uniforms = self.rng.random(cfg.n_agents)
-            counts, nodes, scores, reach = score_moves(
-                cfg, self._pos, self._th, active, self.collect_reachable, self._others_table()
+            uniforms = self.rng.random(self.config.n_agents)
+            visual_keys = None
+            if self._rule.reads_visual_states:
+                keys = self.visual()[0]
+                visual_keys = (keys if self._prev_keys is None else self._prev_keys, keys)
+            decision = self._rule.decide(
+                self.config, self._pos, self._th, uniforms, active, visual_keys
             )
-            action = choose(scores, uniforms, cfg.tie_break)
             if self.steering is not None:
-                action = self.steering.adjust(self._view, counts, scores, action, uniforms)
-            self._decision = Decision(counts, nodes, scores, tied_moves(scores), action, reach)
+                action = self.steering.adjust(
+                    self._view, decision.counts, decision.scores, decision.action, uniforms
+                )
+                decision = dataclasses.replace(decision, action=action)
+            self._decision = decision
         return self._decision
 
     @property
     def policy(self) -> str:
         """``"fsm"``, or ``"heuristic"`` when some agents move by the NN heuristic."""
-        return "fsm" if self._policy is None else "heuristic"
+        return "fsm" if self._rule.heuristic is None else "heuristic"
 
     @property
     def heuristic_agents(self) -> np.ndarray:
         """(N,) bool mask of the agents that move by the heuristic (all False for ``"fsm"``)."""
-        if self._heuristic is None:
+        if self._rule.heuristic_agents is None:
             return np.zeros(self.config.n_agents, dtype=np.bool_)
-        return self._heuristic.copy()
-
-    def _decide_heuristic(self, active: np.ndarray | None) -> Decision:
-        """The decision with a heuristic: tree search for the FSM agents (and, with
-        ``score_all``, the others), then the heuristic's move for the heuristic agents."""
-        assert self._policy is not None and self._heuristic is not None
-        cfg = self.config
-        n = cfg.n_agents
-        uniforms = self.rng.random(n)
-        search = np.ones(n, dtype=np.bool_) if active is None else np.asarray(active, np.bool_)
-        if not self.score_all:
-            search = search & ~self._heuristic
-        if search.any():
-            counts, nodes, scores, reach = score_moves(
-                cfg, self._pos, self._th, search, self.collect_reachable, self._others_table()
-            )
-        else:
-            counts = np.zeros((n, 5), dtype=np.int64)
-            nodes = np.zeros((n, 5), dtype=np.int64)
-            scores = np.zeros((n, 5))
-            reach = np.zeros(n, dtype=np.int64) if self.collect_reachable else None
-        action = choose(scores, uniforms, cfg.tie_break)
-        keys = self._heuristic_keys()
-        prev = keys if self._prev_keys is None else self._prev_keys
-        sel = self._heuristic
-        moves, _ = self._policy.act(prev[sel], keys[sel], uniforms[sel])
-        action[sel] = moves
-        return Decision(counts, nodes, scores, tied_moves(scores), action, reach)
+        return self._rule.heuristic_agents.copy()
 
     @property
     def others_model(self) -> str:
         """How the tree search models the others: ``"straight"`` or ``"heuristic"`` (closure)."""
-        return "straight" if self._closure is None else "heuristic"
-
-    def _others_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The heuristic's prediction of everyone for the tree search (closure), else None."""
-        if self._closure is None:
-            return None
-        from swarm_gym.closure import predicted_table
-
-        keys = self._heuristic_keys()
-        prev = keys if self._prev_keys is None else self._prev_keys
-        return predicted_table(self.config, self._closure, self._pos, self._th, prev, keys)
-
-    def _heuristic_keys(self) -> np.ndarray:
-        """The current visual states for the heuristic: the cached ones if computed, else by the
-        O(N log N)-per-agent :func:`swarm_gym.heuristic.visual_keys` (identical keys)."""
-        if self._visual is not None:
-            return self._visual[0]
-        if self._heur_keys is None:
-            from swarm_gym.heuristic import visual_keys
-
-            cfg = self.config
-            self._heur_keys = visual_keys(self._pos, self._th, float(cfg.radius),
-                                          int(HALFWIDTH_CODE[cfg.halfwidth]),
-                                          int(cfg.n_sensors), float(cfg.sensor_threshold))  # fmt: skip
-        return self._heur_keys
+        return "straight" if self._rule.others is None else "heuristic"
 
     def step(self, actions: np.ndarray | None = None) -> np.ndarray:
         """Advance one time step. ``actions`` (N,) in 0..4 overrides the FSM choice.
@@ -330,9 +301,8 @@ class FSMSwarm:
 
     def _apply(self, actions: np.ndarray) -> None:
         cfg = self.config
-        if self._policy is not None or self._closure is not None:
-            self._prev_keys = self._heuristic_keys()
-            self._heur_keys = None
+        if self._rule.reads_visual_states:
+            self._prev_keys = self.visual()[0]
         n = cfg.n_agents
         xi = self.rng.standard_normal((n, 2))  # xi0 speed noise, xi1 turn noise
         turns = np.asarray(cfg.turns)[actions]
@@ -359,10 +329,8 @@ class FSMSwarm:
     def visual(self) -> tuple[np.ndarray, np.ndarray]:
         """Depth-0 visual states: ``(keys, coverage)``, (N,) int64 packed bits and (N,) opacity."""
         if self._visual is None:
-            from swarm_gym import kernels
-
             cfg = self.config
-            self._visual = kernels.visual_states(
+            self._visual = visual_states(
                 self._pos,
                 self._th,
                 float(cfg.radius),
@@ -404,8 +372,6 @@ class FSMSwarm:
         pos[0], th[0], sp[0] = self._pos, self._th, self._speed
         it: Iterable[int] = range(n_steps)
         if progress:
-            from tqdm.auto import tqdm
-
             it = tqdm(it, desc="FSM swarm", unit="step")
         for t in it:
             acts[t] = self.step()

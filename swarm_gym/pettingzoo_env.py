@@ -12,6 +12,8 @@ import numpy as np
 
 try:
     from pettingzoo import AECEnv, ParallelEnv
+    from pettingzoo.utils.conversions import parallel_to_aec
+    from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "swarm_gym.pettingzoo_env needs pettingzoo; install it with "
@@ -147,14 +149,10 @@ def parallel_env(**kwargs: Any) -> FSMSwarmParallelEnv:
 
 def raw_env(**kwargs: Any) -> AECEnv:
     """The swarm as a PettingZoo ``AECEnv`` (agents act in turn; the world steps once all have)."""
-    from pettingzoo.utils.conversions import parallel_to_aec
-
     return parallel_to_aec(parallel_env(**kwargs))
 
 
 def env(**kwargs: Any) -> AECEnv:
     """:func:`raw_env` with PettingZoo's order-enforcing wrapper, as PettingZoo's own envs."""
-    from pettingzoo.utils.wrappers import OrderEnforcingWrapper
-
     aec = raw_env(**kwargs)
     return aec if isinstance(aec, OrderEnforcingWrapper) else OrderEnforcingWrapper(aec)

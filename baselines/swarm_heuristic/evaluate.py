@@ -34,7 +34,15 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
+
+from swarm_gym import FSMSwarm
+from swarm_gym.config import HALFWIDTH_CODE
+from swarm_gym.experiments.figures import save_gif
+from swarm_gym.heuristic import HeuristicPolicy
+from swarm_gym.kernels import visual_states
+from swarm_gym.render import auto_view, render_frame
 
 METRICS = ("order_parameter", "mean_nn_distance", "opacity", "largest_cluster_fraction")
 BURN_IN = 200
@@ -89,15 +97,10 @@ def compare(
     mode: str = "heuristic",
 ) -> None:  # fmt: skip
     """A swarm of ``mode`` against its FSM reference (see the module docstring)."""
-    import matplotlib
+    import matplotlib  # an optional dependency (the plots extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from swarm_gym import FSMSwarm
-    from swarm_gym.experiments.figures import save_gif
-    from swarm_gym.heuristic import HeuristicPolicy
-    from swarm_gym.render import auto_view, render_frame
 
     label, summary_name, gif_name, model, reference = MODES[mode]
     flies_heuristic = mode in ("heuristic", "continuous-heuristic")
@@ -164,16 +167,13 @@ def compare(
 
 
 def _time_steps(sw: Any, steps: int) -> dict[str, float]:
-    from swarm_gym.config import HALFWIDTH_CODE
-    from swarm_gym.heuristic import visual_keys
-
     cfg = sw.config
     total, vis = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
-        visual_keys(sw.view.positions.copy(), sw.view.headings.copy(), float(cfg.radius),
-                    int(HALFWIDTH_CODE[cfg.halfwidth]), int(cfg.n_sensors),
-                    float(cfg.sensor_threshold))  # fmt: skip
+        visual_states(sw.view.positions.copy(), sw.view.headings.copy(), float(cfg.radius),
+                      int(HALFWIDTH_CODE[cfg.halfwidth]), int(cfg.n_sensors),
+                      float(cfg.sensor_threshold))  # fmt: skip
         t1 = time.perf_counter()
         sw.step()
         t2 = time.perf_counter()
@@ -185,11 +185,6 @@ def _time_steps(sw: Any, steps: int) -> dict[str, float]:
 def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
           large_steps: int, name: str = "speed") -> None:  # fmt: skip
     """Seconds per step of the heuristic swarm and of the FSM (see the module docstring)."""
-    import numba
-
-    from swarm_gym import FSMSwarm
-    from swarm_gym.heuristic import HeuristicPolicy
-
     pol = HeuristicPolicy.load(weights)
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"threads": numba.get_num_threads(), "heuristic": {}}
@@ -223,10 +218,6 @@ def speed(out: Path, weights: Path | None, sizes: list[int], large_n: int,
 def large_flock(path: Path, pol: Any, n: int, steps: int) -> None:
     """A GIF of ``n`` heuristic agents from the aligned start at the N = 50 density, every 4th
     of ``steps`` steps."""
-    from swarm_gym import FSMSwarm
-    from swarm_gym.experiments.figures import save_gif
-    from swarm_gym.render import auto_view, render_frame
-
     box = 100.0 * float(np.sqrt(n / 50))
     sw = FSMSwarm(n, 4, seed=0, policy=pol, box=box)
     model = pol.meta.get("model", "discrete")
@@ -263,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
               "statistics (means and stds over the steps after it) are NaN; use --steps > "
               f"{BURN_IN} for numbers", file=sys.stderr)  # fmt: skip
     if args.command == "large":
-        from swarm_gym.heuristic import HeuristicPolicy
-
         pol = HeuristicPolicy.load(args.weights, model=args.model)
         suffix = "" if pol.meta.get("model", "discrete") == "discrete" else "_continuous"
         args.out.mkdir(parents=True, exist_ok=True)

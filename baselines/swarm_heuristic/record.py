@@ -24,6 +24,9 @@ import numpy as np
 
 from baselines.common.cli import MAX_SEED, option, parse_config, run_cli
 from baselines.swarm_heuristic.dataset import FORMAT_VERSION, load_run, run_indices, run_path
+from swarm_gym import FSMSwarm
+from swarm_gym.decision import choose
+from swarm_gym.heuristic import HeuristicPolicy
 
 PROG = "python -m baselines.swarm_heuristic.record"
 PresetName = Literal["smoke", "small", "paper"]
@@ -59,19 +62,19 @@ class RecordConfig:
     resume: bool = option(False, help="record the runs missing from --out")
 
 
-def settings(args: RecordConfig) -> dict[str, Any]:
+def settings(config: RecordConfig) -> dict[str, Any]:
     """The recording's settings as stored in ``config.json``."""
-    preset = dict(PRESETS[args.preset])
-    if args.runs is not None:
-        preset["runs"] = args.runs
-    if args.steps is not None:
-        preset["steps"] = args.steps
-    conf: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "model": args.model,
+    preset = dict(PRESETS[config.preset])
+    if config.runs is not None:
+        preset["runs"] = config.runs
+    if config.steps is not None:
+        preset["steps"] = config.steps
+    conf: dict[str, Any] = {"preset": config.preset, "seed": config.seed, "model": config.model,
                             "format_version": FORMAT_VERSION, **preset}  # fmt: skip
-    if args.weights is not None:
-        conf["weights"] = str(args.weights)
-        conf["fraction"] = args.fraction
-        if args.sample:
+    if config.weights is not None:
+        conf["weights"] = str(config.weights)
+        conf["fraction"] = config.fraction
+        if config.sample:
             conf["sample"] = True
     return conf
 
@@ -90,10 +93,6 @@ def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path
     most probable); the L/R tie of those FSM choices is drawn from a generator of
     its own (seed ``seed``), and ``moved`` holds the moves taken.
     """
-    from swarm_gym import FSMSwarm
-    from swarm_gym.decision import choose
-    from swarm_gym.heuristic import HeuristicPolicy
-
     if weights is None:
         sw = FSMSwarm(n_agents=n_agents, horizon=horizon, seed=seed, model=model)
     else:
@@ -132,23 +131,25 @@ def record_run(n_agents: int, horizon: int, seed: int, steps: int, weights: Path
             "meta": np.array(json.dumps(meta, sort_keys=True))}  # fmt: skip
 
 
-def record(args: RecordConfig, log: Any = print) -> Path:
-    """Record the FSM decisions of ``args`` into ``args.out`` (see the module docstring); the
+def record(config: RecordConfig, log: Any = print) -> Path:
+    """Record the FSM decisions of ``config`` into ``config.out`` (see the module docstring); the
     folder is locked while this runs, so a second process on it stops at once."""
+    # baselines.common.runfolder imports dexterous_gym (MuJoCo): loaded when a run starts, not
+    # for --help
     from baselines.common.runfolder import run_folder_lock
 
-    with run_folder_lock(args.out):
-        return _record(args, log)
+    with run_folder_lock(config.out):
+        return _record(config, log)
 
 
-def _record(args: RecordConfig, log: Any = print) -> Path:
-    """Record the runs of ``args`` that are missing from its folder; return the folder."""
-    from baselines.common.runfolder import atomic_write, prepare_run_folder, write_json
+def _record(config: RecordConfig, log: Any = print) -> Path:
+    """Record the runs of ``config`` that are missing from its folder; return the folder."""
+    from baselines.common.runfolder import atomic_write, prepare_run_folder, write_json  # as above
 
-    conf = settings(args)
+    conf = settings(config)
     # more runs may be added on resume: run r is the same whatever the total
-    out = prepare_run_folder(args.out, conf, args.resume, resume_ignore=("runs",))
-    if args.resume:
+    out = prepare_run_folder(config.out, conf, config.resume, resume_ignore=("runs",))
+    if config.resume:
         write_json(out / "config.json", conf)
     present = set(run_indices(out))
     for r in sorted(present):
@@ -159,7 +160,7 @@ def _record(args: RecordConfig, log: Any = print) -> Path:
             continue
         start = time.perf_counter()
         arrays = record_run(conf["n_agents"], conf["horizon"], conf["seed"] + r, conf["steps"],
-                            args.weights, args.fraction, args.sample,
+                            config.weights, config.fraction, config.sample,
                             conf["model"])  # fmt: skip
         atomic_write(run_path(out, r), partial(_save_compressed, arrays=arrays))
         log(f"run {r} (seed {conf['seed'] + r}): {conf['steps']} steps x {conf['n_agents']} "
@@ -173,9 +174,9 @@ def _save_compressed(handle: Any, arrays: dict[str, np.ndarray]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    args = parse_config(RecordConfig, argv, PROG,
+    config = parse_config(RecordConfig, argv, PROG,
                         description="Record FSM decisions for the NN heuristic.")  # fmt: skip
-    return run_cli(PROG, lambda: (record(args), 0)[1])
+    return run_cli(PROG, lambda: (record(config), 0)[1])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Writes ``config.json``, ``versions.json``, ``sweep.csv`` (one row per architectu
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +26,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from baselines.common.cli import MAX_SEED, option, parse_config, require_extra, run_cli
+from baselines.common.cli import (
+    MAX_SEED,
+    config_to_dict,
+    option,
+    parse_config,
+    require_extra,
+    run_cli,
+)
+from baselines.swarm_heuristic.dataset import load_samples
+from swarm_gym.heuristic import HeuristicPolicy
 
 PROG = "python -m baselines.swarm_heuristic.train"
 
@@ -97,7 +107,7 @@ def scores(probs: np.ndarray, action: np.ndarray, tied: np.ndarray,
 
 
 def _mlp(hidden: tuple[int, ...], n_in: int) -> Any:
-    import torch
+    import torch  # the optional baselines extra
 
     layers: list[Any] = []
     width = n_in
@@ -109,7 +119,7 @@ def _mlp(hidden: tuple[int, ...], n_in: int) -> Any:
 
 
 def _probs(model: Any, x: Any) -> np.ndarray:
-    import torch
+    import torch  # the optional baselines extra
 
     with torch.no_grad():
         return torch.softmax(model(x), dim=1).double().numpy()
@@ -118,9 +128,7 @@ def _probs(model: Any, x: Any) -> np.ndarray:
 def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
               log: Any = print) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """Train one architecture; keep the epoch with the best val ``tied`` score."""
-    import copy
-
-    import torch
+    import torch  # the optional baselines extra
 
     torch.manual_seed(cfg.seed)
     x, target = data["train"]["x_t"], data["train"]["target_t"]
@@ -164,9 +172,7 @@ def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
 
 def export(model: Any, n_sensors: int, meta: dict[str, Any]) -> dict[str, np.ndarray]:
     """The weights-file arrays of a trained model (see :mod:`swarm_gym.heuristic`)."""
-    import torch
-
-    from swarm_gym.heuristic import HeuristicPolicy
+    import torch  # the optional baselines extra
 
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     weights = [m.weight.detach().double().numpy().T.copy() for m in linears]
@@ -176,6 +182,8 @@ def export(model: Any, n_sensors: int, meta: dict[str, Any]) -> dict[str, np.nda
 
 def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     """Train (see :func:`_train`) with ``cfg.out`` locked, so a second process on it stops at once."""
+    # baselines.common.runfolder imports dexterous_gym (MuJoCo): loaded when a run starts, not
+    # for --help
     from baselines.common.runfolder import run_folder_lock
 
     with run_folder_lock(cfg.out):
@@ -184,17 +192,15 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
 
 def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     """Load the data, train (or sweep), write the run folder; return the summary."""
-    import torch
+    import torch  # the optional baselines extra
 
-    from baselines.common.cli import config_to_dict
-    from baselines.common.runfolder import (
+    from baselines.common.runfolder import (  # as in train()
         atomic_write,
         prepare_run_folder,
         read_json,
         write_csv,
         write_json,
     )
-    from baselines.swarm_heuristic.dataset import load_samples
 
     torch.set_num_threads(cfg.threads)
     recording: dict[str, Any] = {"data": read_json(Path(cfg.data) / "config.json", expect=dict)}
@@ -255,12 +261,12 @@ def save_npz(handle: Any, arrays: dict[str, np.ndarray]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    args = parse_config(TrainConfig, argv, PROG,
+    config = parse_config(TrainConfig, argv, PROG,
                         description="Train the MLP heuristic on recorded FSM decisions.")  # fmt: skip
 
     def body() -> int:
         require_extra("torch", "baselines", PROG)
-        train(args)
+        train(config)
         return 0
 
     return run_cli(PROG, body)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from swarm_gym import metrics as M
 from swarm_gym.model import FSMSwarm
@@ -190,8 +191,6 @@ def record(preset: CorrelationPreset, out: Path, resume: bool = False, progress:
     todo = [run for run in preset.runs() if not run_file(out, *run).exists()]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(todo) * preset.steps, unit="step", desc="correlations")
     for policy, n, seed in todo:
         if bar is not None:
@@ -313,7 +312,7 @@ def analyse(out: Path) -> dict[str, Any]:
 def plot(summary: dict[str, Any], rows_csv: Path, path: Path) -> None:
     """Two panels: xi against L (frames, size means, fitted line, the starling slope), and the
     averaged C against r / xi per size (the collapse)."""
-    import matplotlib
+    import matplotlib  # an optional dependency (the plots extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -19,6 +19,7 @@ from swarm_gym.view import SwarmView
 
 def save_gif(path: Path, frames: Sequence[np.ndarray], fps: int = 15) -> None:
     """Write ``frames`` ((H, W, 3) uint8 each) as a looping GIF, with the project's one writer."""
+    # importing dexterous_gym loads MuJoCo and gymnasium-robotics: only for this writer
     from dexterous_gym.video import write_video
 
     write_video(frames, path.with_suffix(".gif"), fps=fps)
@@ -62,7 +63,7 @@ def path_frame(
 
 def plot_order_parameter(path: Path, curves: dict[int, list[float]], burn_in: int) -> None:
     """The order parameter of every seed against the step (``reproduce``)."""
-    import matplotlib
+    import matplotlib  # an optional dependency (the plots extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -87,7 +88,7 @@ def plot_steering(
 ) -> None:
     """Mean heading and order parameter of every turn run, and the flock centre of every path
     run against its waypoints (``steer``)."""
-    import matplotlib
+    import matplotlib  # an optional dependency (the plots extra)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -12,13 +12,17 @@ import csv
 import itertools
 import json
 import math
+import multiprocessing as mp
+import os
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
+from tqdm.auto import tqdm
 
 from swarm_gym import metrics as M
 from swarm_gym.decision import MOVES
@@ -43,6 +47,7 @@ from swarm_gym.view import SwarmView
 
 
 def _versions() -> dict[str, Any]:
+    # importing dexterous_gym loads MuJoCo and gymnasium-robotics: only for the run record
     from dexterous_gym.provenance import environment_versions
 
     return environment_versions(("dexterous-gym", "numpy", "numba"))
@@ -55,8 +60,6 @@ def _frame_metrics(sw: FSMSwarm) -> dict[str, float]:
 
 
 def _progress(total: int, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, unit="step")
 
 
@@ -271,10 +274,6 @@ def steer(preset: str | SteerPreset, out: Path, gif: bool = True) -> dict[str, A
 
 def _sweep_job(job: tuple[SteerPreset, str, int]) -> dict[str, Any]:
     """One turn experiment of a sweep, in a worker process with one numba thread."""
-    import os
-
-    import numba
-
     os.environ["TQDM_DISABLE"] = "1"  # one bar, the parent's
     numba.set_num_threads(1)
     p, name, seed = job
@@ -301,10 +300,6 @@ def sweep(
     ``variants`` maps a name to ``Steering`` settings (``fraction`` may be among them); the rest of
     the set-up is the ``steer`` preset's. Results go to ``out`` (JSON, rewritten after every run).
     """
-    import multiprocessing as mp
-
-    from tqdm.auto import tqdm
-
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     check_variants(variants)

@@ -1,7 +1,16 @@
-"""The swarm's boundary: all-or-nothing set_state, the size guard, integer PettingZoo actions, and
-blockwise (interruptible) searches of large flocks giving the same decisions as one call."""
+"""The swarm's boundary: all-or-nothing set_state, the size guard, integer PettingZoo actions,
+blockwise (interruptible) searches of large flocks giving the same decisions as one call, and
+Ctrl-C during a large step."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,16 +59,81 @@ def test_pettingzoo_actions_must_be_integers() -> None:
 
 @bad_input
 def test_large_flock_search_in_blocks_equals_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    from swarm_gym import decision
+    import numba
+
+    from swarm_gym import decision, interrupts, kernels
 
     swarm = swarm_gym.FSMSwarm(n_agents=30, horizon=2, seed=3)
     swarm.run(5)
     pos, th = swarm.positions, swarm.headings
-    whole = decision.score_moves(swarm.config, pos, th)
-    monkeypatch.setattr(decision, "INTERRUPT_BLOCK", 7)
-    blocked = decision.score_moves(swarm.config, pos, th)
-    for a, b in zip(whole[:3], blocked[:3], strict=True):
+    whole = decision.score_moves(swarm.config, pos, th, reachable=True)
+    visual = kernels.visual_states(pos, th, 1.0, 0, 40, 0.5)
+    calls: list[int] = []
+    kernel = kernels.branch_scores_against
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return kernel(*args)
+
+    # every block as small as the thread count allows
+    monkeypatch.setattr(interrupts, "ONE_CALL_WORK", 0.0)
+    monkeypatch.setattr(interrupts, "BLOCK_SECONDS", 0.0)
+    monkeypatch.setattr(kernels, "branch_scores_against", counted)
+    blocked = decision.score_moves(swarm.config, pos, th, reachable=True)
+    assert len(calls) >= 30 // max(1, numba.get_num_threads())
+    for a, b in zip(whole, blocked, strict=True):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(visual, kernels.visual_states(pos, th, 1.0, 0, 40, 0.5), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+_CTRL_C_CHILD = textwrap.dedent(
+    """
+    import sys
+    from swarm_gym import FSMSwarm
+
+    FSMSwarm(n_agents=20, seed=0).step()  # compile (or load) the kernels first
+    swarm = FSMSwarm(n_agents=int(sys.argv[1]), seed=0, allow_large=True)
+    print("stepping", flush=True)
+    swarm.step()
+    print("finished", flush=True)
+    """
+)
+
+
+@bad_input
+def test_ctrl_c_during_a_large_step_is_a_keyboard_interrupt_within_seconds(
+    tmp_path: Path,
+) -> None:
+    """SIGINT one second into a step of 3 000 agents (tens of core-seconds): a KeyboardInterrupt
+    traceback and exit within a few seconds, never a SystemError chain from inside numba or a
+    crash."""
+    script = tmp_path / "child.py"
+    script.write_text(_CTRL_C_CHILD)
+    root = Path(swarm_gym.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, str(script), "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "stepping"
+        time.sleep(1.0)
+        child.send_signal(signal.SIGINT)
+        sent = time.perf_counter()
+        _, stderr = child.communicate(timeout=60)
+        latency = time.perf_counter() - sent
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode != 0, "the step finished before the signal: raise N"
+    assert child.returncode != -signal.SIGSEGV and "SystemError" not in stderr, stderr
+    assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+    assert latency < 5.0, f"KeyboardInterrupt {latency:.1f} s after SIGINT"
 
 
 @pytest.mark.bad_input

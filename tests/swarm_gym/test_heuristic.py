@@ -203,9 +203,27 @@ def test_focal_env_with_heuristic_others(weights_file: Path) -> None:
         gym.make("FSMFocal-v0", n_agents=10, horizon=2, weights=str(weights_file))
 
 
-def test_fast_visual_keys_equal_the_kernel() -> None:
+def test_visual_states_equal_those_of_the_tree_search_intervals() -> None:
+    """The depth-0 visual states (argsort of the pieces) against the tree search's insertion-sorted
+    intervals, agent by agent: the same keys and coverages, bit for bit."""
     from swarm_gym import kernels
-    from swarm_gym.heuristic import visual_keys
+
+    def by_insertion_sort(pos, th, halfwidth):
+        n = len(pos)
+        lo, hi, fill = np.empty(2 * n + 2), np.empty(2 * n + 2), np.empty(40)
+        edges = kernels.sensor_edges(40)
+        qx, qy = np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
+        keys, coverage = np.zeros(n, dtype=np.int64), np.zeros(n)
+        for i in range(n):
+            m = kernels.build_intervals(pos[i, 0], pos[i, 1], th[i], qx, qy, i, 1.0, halfwidth,
+                                        lo, hi)  # fmt: skip
+            nm = kernels.merge_intervals(lo, hi, m)
+            keys[i] = kernels.key_from_intervals(lo, hi, nm, edges, 0.5, fill)
+            total = 0.0
+            for p in range(nm):
+                total += hi[p] - lo[p]
+            coverage[i] = total / (2.0 * np.pi)
+        return keys, coverage
 
     rng = np.random.default_rng(8)
     states = [(rng.uniform(0, 30, (60, 2)), rng.uniform(-7, 7, 60))]
@@ -218,5 +236,42 @@ def test_fast_visual_keys_equal_the_kernel() -> None:
     states.append((pos, np.zeros(30)))
     for pos, th in states:
         for halfwidth in (0, 1):
-            keys, _ = kernels.visual_states(pos, th, 1.0, halfwidth, 40, 0.5)
-            np.testing.assert_array_equal(visual_keys(pos, th, 1.0, halfwidth, 40, 0.5), keys)
+            pos, th = np.ascontiguousarray(pos, dtype=np.float64), np.asarray(th, np.float64)
+            expected = by_insertion_sort(pos, th, halfwidth)
+            got = kernels.visual_states(pos, th, 1.0, halfwidth, 40, 0.5)
+            for a, b in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_a_decision_rule_drives_the_swarm_as_the_options_that_describe_it(
+    weights_file: Path,
+) -> None:
+    from swarm_gym import DecisionRule, SwarmConfig
+
+    config = SwarmConfig.create(n_agents=10, horizon=2)
+    rule = DecisionRule.create(config, "heuristic", weights_file, 0.3, others="heuristic")
+    assert rule.heuristic is rule.others and rule.heuristic_agents is not None
+    assert rule.heuristic_agents.tolist() == [True] * 3 + [False] * 7
+    by_options = FSMSwarm(config=config, seed=6, policy="heuristic", weights=weights_file,
+                          heuristic_agents=0.3, others="heuristic")  # fmt: skip
+    by_rule = FSMSwarm(config=config, seed=6, rule=rule)
+    assert by_rule.rule is rule and by_rule.policy == "heuristic"
+    assert by_rule.others_model == "heuristic"
+    expected, got = by_options.run(6), by_rule.run(6)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key])
+    # the swarm's settable switches replace its (frozen) rule
+    by_rule.score_all = True
+    assert by_rule.rule.score_all and not rule.score_all
+    with pytest.raises(ValueError, match="not both"):
+        FSMSwarm(config=config, rule=rule, heuristic_agents=np.ones(10, dtype=bool))
+    with pytest.raises(ValueError, match=r"rule: heuristic_agents must have shape \(12,\)"):
+        FSMSwarm(12, 2, rule=rule)
+    with pytest.raises(ValueError, match="rule: the heuristic's weights are for n_sensors=40"):
+        FSMSwarm(10, 2, n_sensors=20, rule=rule)
+    with pytest.raises(ValueError, match="steering is not supported"):
+        FSMSwarm(config=config, rule=rule, steering=Steering())
+    with pytest.raises(ValueError, match="heuristic and heuristic_agents must be given together"):
+        DecisionRule(heuristic=rule.heuristic)
+    with pytest.raises(ValueError, match="score_all must be True or False, got 'yes'"):
+        rule.replace(score_all="yes")

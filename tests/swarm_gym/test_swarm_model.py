@@ -40,7 +40,7 @@ def test_bad_parameters_fail_before_compilation(monkeypatch):
     def boom(*a, **kw):  # pragma: no cover - must not be reached
         raise AssertionError("kernel called")
 
-    monkeypatch.setattr(k, "branch_scores", boom)
+    monkeypatch.setattr(k, "branch_scores_against", boom)
     with pytest.raises(ValueError, match="horizon"):
         FSMSwarm(n_agents=5, horizon=-2)
 
@@ -300,3 +300,40 @@ def test_lead_distance_limits_how_far_an_informed_agent_leads():
 def test_lead_distance_must_be_positive_and_finite(value):
     with pytest.raises(ValueError, match="lead_distance"):
         Steering(lead_distance=value)
+
+
+def test_a_sigint_inside_a_deferral_is_raised_when_it_ends_and_a_custom_handler_is_kept():
+    import os
+    import signal
+
+    from swarm_gym.interrupts import deferred_interrupts, run_in_blocks
+
+    ran = []
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised here
+        ran.append("after the signal")
+    assert ran == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    # a SIGINT during one block stops the loop before the next block
+    blocks = []
+
+    def run(block, stop):
+        blocks.append(block.tolist())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+        run_in_blocks(np.arange(100), 1e9, run)
+    assert len(blocks) == 1
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with deferred_interrupts():  # the program's own handler decides
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # let Python run the handler
+                if seen:
+                    break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT]
