@@ -89,8 +89,12 @@ def test_large_flock_search_in_blocks_equals_one_call(monkeypatch: pytest.Monkey
 
 _CTRL_C_CHILD = textwrap.dedent(
     """
+    import signal
     import sys
     from swarm_gym import FSMSwarm
+
+    # as in a terminal: a child of a shell's background job inherits SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     FSMSwarm(n_agents=20, seed=0).step()  # compile (or load) the kernels first
     swarm = FSMSwarm(n_agents=int(sys.argv[1]), seed=0, allow_large=True)

@@ -303,10 +303,21 @@ def test_lead_distance_must_be_positive_and_finite(value):
 
 
 def test_a_sigint_inside_a_deferral_is_raised_when_it_ends_and_a_custom_handler_is_kept():
-    import os
     import signal
 
     from swarm_gym.interrupts import deferred_interrupts, run_in_blocks
+
+    # Python's own handler, as in a terminal (a shell's background job inherits SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _check_sigint_deferral(deferred_interrupts, run_in_blocks)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _check_sigint_deferral(deferred_interrupts, run_in_blocks):
+    import os
+    import signal
 
     ran = []
     with pytest.raises(KeyboardInterrupt), deferred_interrupts():
