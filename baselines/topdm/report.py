@@ -4,10 +4,13 @@ success table (``OUT/results.md``).
     python -m baselines.topdm.report runs/topdm_* runs/mppi_* [--plot FIG.png] [--out TABLE.md]
     python -m baselines.topdm.report --video RUN/traj_000/trajectory.npz OUT.gif
     python -m baselines.topdm.report --campaigns CAMPAIGN... --plot FIG.png   # returns per env
+    python -m baselines.topdm.report --budget-curve CAMPAIGN... [--plot FIG.png] [--out TABLE.md]
 
 Each trajectory folder (``RUN/traj_NNN``) is read from its ``summary.json`` when finished, else
 from its latest checkpoint (marked unfinished), so a table can be made while runs go on; a file
-of another trajectory (copied in) is refused, naming it.
+of another trajectory (copied in) is refused, naming it. ``--budget-curve``: success against env
+steps per trajectory, TOPDM against MPPI (:mod:`baselines.topdm.budget`; TABLE.json beside
+TABLE.md).
 """
 
 from __future__ import annotations
@@ -331,6 +334,28 @@ def _video(trajectory: Path, gif: Path) -> int:
     return 0
 
 
+def _budget_curve(campaigns: Sequence[Path], fig: Path | None, out: Path | None) -> int:
+    from baselines.topdm.budget import (
+        budget_curve,
+        format_budget_table,
+        plot_budget_curve,
+        write_budget_table,
+    )
+
+    try:
+        curve = budget_curve(campaigns)
+    except ValueError as err:  # BudgetCurveError, and damaged or foreign trajectory files
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(write_budget_table(curve, out) if out else format_budget_table(curve))
+    if out:
+        print(f"wrote {out} and {out.with_suffix('.json')}")
+    if fig:
+        plot_budget_curve(curve, fig)
+        print(f"wrote {fig}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m baselines.topdm.report",
@@ -344,9 +369,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="render a trajectory file to a captioned GIF")  # fmt: skip
     parser.add_argument("--campaigns", nargs="+", type=Path, metavar="CAMPAIGN",
                         help="campaign folders (python -m baselines.topdm.campaign) to compare")  # fmt: skip
+    parser.add_argument("--budget-curve", nargs="+", type=Path, metavar="CAMPAIGN",
+                        help="TOPDM and MPPI campaign folders of one env at several n_samples: "
+                        "success against env steps per trajectory (--plot, --out)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.video:
         return _video(*args.video)
+    if args.budget_curve:
+        return _budget_curve(args.budget_curve, args.plot, args.out)
     if args.campaigns:
         if not args.plot:
             parser.error("--campaigns needs --plot FIG.png")
