@@ -122,7 +122,10 @@ def collect_groups(campaigns: Sequence[str | Path]) -> tuple[str, list[BudgetGro
     one env, a seed given twice for one planner and budget, or no finished trajectory at all.
     """
     read = [(Path(c), *_read_campaign(Path(c))) for c in campaigns]
-    envs = {env: str(folder) for folder, _, settings in read for env in settings["envs"]}
+    envs: dict[str, str] = {}  # each env with the first campaign that has it
+    for folder, _, settings in read:
+        for env in settings["envs"]:
+            envs.setdefault(str(env), str(folder))
     if len(envs) != 1:
         named = ", ".join(f"{env} ({folder})" for env, folder in envs.items()) or "none"
         raise BudgetCurveError(f"a budget curve is of one env; the campaigns have: {named}")
