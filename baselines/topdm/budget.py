@@ -55,6 +55,7 @@ class BudgetGroup:
     successes_by_seed: dict[int, bool] = field(default_factory=dict)
     returns: list[float] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # "seed S (steps/L)" per unfinished one
+    planner_config: dict[str, Any] = field(default_factory=dict)  # the settings its runs share
 
     @property
     def n(self) -> int:
@@ -119,7 +120,8 @@ def collect_groups(campaigns: Sequence[str | Path]) -> tuple[str, list[BudgetGro
     """The env and the (planner, budget) groups of the campaigns, by budget then planner.
 
     Raises :class:`BudgetCurveError` for a folder that is not a campaign, campaigns of more than
-    one env, a seed given twice for one planner and budget, or no finished trajectory at all.
+    one env, campaigns of one planner and budget with different settings, a seed given twice for
+    one planner and budget, or no finished trajectory at all.
     """
     read = [(Path(c), *_read_campaign(Path(c))) for c in campaigns]
     envs: dict[str, str] = {}  # each env with the first campaign that has it
@@ -140,7 +142,16 @@ def collect_groups(campaigns: Sequence[str | Path]) -> tuple[str, list[BudgetGro
         except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
             raise BudgetCurveError(f"{run_dir}: not a campaign's env folder ({type(err).__name__}: {err})") from None  # fmt: skip
         budget = _budget(run_dir, run_config)
-        group = groups.setdefault((planner, budget), BudgetGroup(planner, budget))
+        settings = dict(run_config["planner_config"])
+        group = groups.setdefault((planner, budget), BudgetGroup(planner, budget, planner_config=settings))  # fmt: skip
+        if settings != group.planner_config:  # one point of the curve is one planner setting
+            differ = sorted(k for k in settings.keys() | group.planner_config.keys()
+                            if settings.get(k) != group.planner_config.get(k))  # fmt: skip
+            raise BudgetCurveError(
+                f"{folder} and {group.campaigns[0]}: {planner} at {budget} env steps per "
+                f"trajectory with different settings ({', '.join(differ)}): one point of the "
+                "curve is one setting; give them separately"
+            )
         group.campaigns.append(str(folder))
         traj_len = run_config["planner_config"].get("traj_len")
         for index in range(count):
@@ -173,7 +184,7 @@ def collect_groups(campaigns: Sequence[str | Path]) -> tuple[str, list[BudgetGro
 
 def fisher_row(topdm: BudgetGroup, mppi: BudgetGroup) -> dict[str, Any]:
     """Fisher's exact test at one budget over the seeds both planners finished: the table
-    [[TOPDM successes, failures], [MPPI successes, failures]]; ``p_greater`` is one-sided for
+    [[TOPDM successes, failures], [MPPI successes, failures]]; ``p_topdm_greater`` is one-sided for
     TOPDM succeeding more often (odds ratio > 1)."""
     from scipy.stats import fisher_exact
 

@@ -39,10 +39,11 @@ def cost(n_samples: int) -> int:
     return simulated_steps(make_config("smoke", ENV, n_samples=n_samples))
 
 
-def campaign_args(out: Path, mppi: bool, n_samples: int, seed: int, count: int, env: str = ENV) -> CampaignConfig:  # fmt: skip
+def campaign_args(out: Path, mppi: bool, n_samples: int, seed: int, count: int, env: str = ENV,
+                  overrides: tuple[str, ...] = ()) -> CampaignConfig:  # fmt: skip
     return CampaignConfig(
         envs=(env,), preset="smoke", out=out, trajectories=count, seed=seed, mppi=mppi,
-        overrides=(f"n_samples={n_samples}",), local=True, video=False, refresh=60.0,
+        overrides=(f"n_samples={n_samples}", *overrides), local=True, video=False, refresh=60.0,
     )  # fmt: skip
 
 
@@ -174,5 +175,9 @@ def test_refusals_are_one_line_exit_2(campaigns: dict[str, Path], tmp_path: Path
     prepare_campaign(campaign_args(empty, False, 20, 0, 2))
     assert "no finished trajectories" in refused(empty)
     assert "in two campaigns" in refused(campaigns["topdm_n20"], campaigns["topdm_n20"])
+    changed = tmp_path / "beta"  # the same budget as topdm_n20, another setting, other seeds
+    prepare_campaign(campaign_args(changed, False, 20, 5, 1, overrides=("beta=0.5",)))
+    err = refused(campaigns["topdm_n20"], changed)
+    assert "different settings (beta)" in err and "topdm_n20" in err
     with pytest.raises(BudgetCurveError, match="one env"):
         collect_groups([campaigns["topdm_n20"], other])
