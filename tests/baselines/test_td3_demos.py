@@ -260,10 +260,14 @@ def test_pack_demos_compresses_and_never_overwrites(tmp_path: Path, demo_dir: Pa
 
 
 def test_shipped_penspin_demos_load_and_replay() -> None:
-    from baselines.td3_demos.demos import shipped_demos
+    from baselines.td3_demos.demos import describe_demos, shipped_demos
 
     trajectories = load_demos(shipped_demos(ENV), ENV)
     assert len(trajectories) >= 4
+    # what they are shipped for: states with the pen in the hand (the earlier set, planned without
+    # the drop penalty, had a pen end below z = 0.12 within 6-18 steps of each demonstration)
+    held = [s.pen_lost_at if s.pen_lost_at is not None else s.steps for s in describe_demos(shipped_demos(ENV), ENV)]  # fmt: skip
+    assert sum(held) >= 0.5 * 250 * len(held)
     env = gym.make(ENV).unwrapped
     for traj in trajectories:
         assert traj.actions.shape == (250, 20) and traj.meta["planner"] == "topdm"
