@@ -10,6 +10,11 @@ held out for the reported scores (``--extra-data``, e.g. DAgger runs, adds train
 move is the FSM's choice), ``tied`` (it is one of the tied-best moves) and ``tied_mass`` (the
 probability the network puts on the tied-best moves: the agreement of a sampled move).
 
+``--target fsm`` trains on a one-hot of the FSM's own choice (its tie rule applied) instead of the
+uniform over the tied moves; ``--mirror`` adds the left-right mirror image of every training
+decision (:mod:`baselines.swarm_heuristic.mirror`: the sensor order reversed, right and left
+swapped), which the FSM's symmetry makes as valid as the recorded one.
+
 Writes ``config.json``, ``versions.json``, ``sweep.csv`` (one row per architecture),
 ``summary.json`` and ``weights.npz`` (the chosen network, in the format of
 :mod:`swarm_gym.heuristic`; copy it to ``swarm_gym/data/`` to ship it).
@@ -34,7 +39,8 @@ from baselines.common.cli import (
     require_extra,
     run_cli,
 )
-from baselines.swarm_heuristic.dataset import load_samples
+from baselines.swarm_heuristic.dataset import Samples, load_samples
+from baselines.swarm_heuristic.mirror import mirror_samples, with_mirror
 from swarm_gym.heuristic import HeuristicPolicy
 
 PROG = "python -m baselines.swarm_heuristic.train"
@@ -61,10 +67,15 @@ class TrainConfig:
     lr: float = option(1e-3, help="Adam learning rate", positive=True)
     test_runs: int = option(2, help="runs held out for the reported scores", minimum=1)
     val_runs: int = option(1, help="runs that choose the epoch and architecture", minimum=1)
-    target: Literal["tied", "counts"] = option(
-        "tied", help="soft target: uniform over the tied-best moves, or softmax(beta * counts)"
+    target: Literal["tied", "counts", "fsm"] = option(
+        "tied",
+        help="target: uniform over the tied-best moves, softmax(beta * counts), or one-hot on the "
+        "FSM's choice (its tie rule applied)",
     )
     beta: float = option(0.5, help="inverse temperature of the counts target", positive=True)
+    mirror: bool = option(
+        False, help="add the left-right mirror image of every training decision (mirror.py)"
+    )
     skip_steps: int = option(0, help="leave out the first steps of every run", minimum=0)
     seed: int = option(0, help="torch seed", minimum=0, maximum=MAX_SEED)
     threads: int = option(1, help="torch threads", minimum=1, maximum=64)
@@ -81,11 +92,23 @@ def split_runs(runs: np.ndarray, test_runs: int, val_runs: int) -> dict[str, lis
             "test": ids[n_train + val_runs :]}  # fmt: skip
 
 
-def soft_target(tied: np.ndarray, counts: np.ndarray, kind: str, beta: float) -> np.ndarray:
-    """(S, 5) training target: uniform over the tied-best moves (``"tied"``) or
-    softmax(beta * counts) (``"counts"``)."""
+def soft_target(tied: np.ndarray, counts: np.ndarray, kind: str, beta: float,
+                action: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """(S, 5) training target: uniform over the tied-best moves (``"tied"``), softmax(beta *
+    counts) (``"counts"``), or one-hot on the FSM's choice ``action`` (``"fsm"``).
+
+    ``"tied"`` teaches that every tied-best move is as good; ``"fsm"`` teaches the move the FSM
+    takes, its config's tie rule applied (``"cpp"``: a turn before slow, keep, fast, the two
+    turns by a coin flip), so that a greedy network breaks ties as the FSM does.
+    """
     if kind == "tied":
         return tied / tied.sum(axis=1, keepdims=True)
+    if kind == "fsm":
+        if action is None:
+            raise ValueError("the 'fsm' target needs the FSM's choices (action), got None")
+        return np.eye(5)[np.asarray(action, dtype=np.int64)]
+    if kind != "counts":
+        raise ValueError(f"target must be one of 'tied', 'counts', 'fsm', got {kind!r}")
     z = beta * (counts - counts.max(axis=1, keepdims=True)).astype(np.float64)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -217,6 +240,16 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
                              resume=False)  # fmt: skip
     data: dict[str, Any] = {}
     extra = load_samples(cfg.extra_data, cfg.skip_steps) if cfg.extra_data is not None else None
+    tie_rate = float(np.mean(samples.tied.sum(axis=1) > 1))  # of the recorded decisions
+    if cfg.mirror:  # only the training split grows: val and test scores stay those of real runs
+        train_runs = np.isin(samples.run, splits["train"])
+        image = mirror_samples(Samples(samples.x[train_runs], samples.action[train_runs],
+                                       samples.tied[train_runs], samples.counts[train_runs],
+                                       samples.run[train_runs]))  # fmt: skip
+        samples = Samples(*(np.concatenate([a, b]) for a, b in zip(
+            (samples.x, samples.action, samples.tied, samples.counts, samples.run),
+            (image.x, image.action, image.tied, image.counts, image.run), strict=True)))  # fmt: skip
+        extra = with_mirror(extra) if extra is not None else None
     for name, ids in splits.items():
         sel = np.isin(samples.run, ids)
         x, tied, counts = samples.x[sel], samples.tied[sel], samples.counts[sel]
@@ -225,7 +258,7 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             x, tied = np.concatenate([x, extra.x]), np.concatenate([tied, extra.tied])
             counts = np.concatenate([counts, extra.counts])
             action = np.concatenate([action, extra.action])
-        target = soft_target(tied, counts, cfg.target, cfg.beta)
+        target = soft_target(tied, counts, cfg.target, cfg.beta, action)
         data[name] = {"x_t": torch.from_numpy(x.astype(np.float32)),
                       "target_t": torch.from_numpy(target.astype(np.float32)),
                       "action": action, "tied": tied, "counts": counts}  # fmt: skip
@@ -240,7 +273,7 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     sizes = {name: int(d["action"].shape[0]) for name, d in data.items()}
     chosen = results[best]
     summary = {"splits": splits, "samples": sizes, "chosen": chosen, "sweep": results,
-               "tie_rate": float(np.mean(samples.tied.sum(axis=1) > 1))}  # fmt: skip
+               "tie_rate": tie_rate}  # fmt: skip
     meta = {"model": models_of["data"],
             "training": {"data": recording, "samples": sizes, "splits": splits,
                          "best_epoch": chosen["best_epoch"],
