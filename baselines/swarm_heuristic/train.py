@@ -10,7 +10,11 @@ held out for the reported scores (``--extra-data``, e.g. DAgger runs, adds train
 move is the FSM's choice), ``tied`` (it is one of the tied-best moves) and ``tied_mass`` (the
 probability the network puts on the tied-best moves: the agreement of a sampled move).
 
-``--target fsm`` trains on a one-hot of the FSM's own choice (its tie rule applied) instead of the
+``--select-by flight`` chooses the epoch (every ``--flight-every``-th) and architecture by how the
+network flies (:mod:`baselines.swarm_heuristic.flight`: the greedy net moves every agent of an N =
+50, tau = 4 swarm on validation seeds; the minimum of the order parameter and the largest cluster
+fraction over the last half of ``--flight-steps``), and lists every flown candidate's scores in
+``summary.json`` (``flight_candidates``). ``--target fsm`` trains on a one-hot of the FSM's own choice (its tie rule applied) instead of the
 uniform over the tied moves; ``--mirror`` adds the left-right mirror image of every training
 decision (:mod:`baselines.swarm_heuristic.mirror`: the sensor order reversed, right and left
 swapped), which the FSM's symmetry makes as valid as the recorded one.
@@ -40,6 +44,7 @@ from baselines.common.cli import (
     run_cli,
 )
 from baselines.swarm_heuristic.dataset import Samples, load_samples
+from baselines.swarm_heuristic.flight import FLIGHT_SEEDS, FLIGHT_STEPS, flight_score
 from baselines.swarm_heuristic.mirror import mirror_samples, with_mirror
 from swarm_gym.heuristic import HeuristicPolicy
 
@@ -76,6 +81,16 @@ class TrainConfig:
     mirror: bool = option(
         False, help="add the left-right mirror image of every training decision (mirror.py)"
     )
+    select_by: Literal["accuracy", "flight"] = option(
+        "accuracy",
+        help="choose the epoch and architecture by the val tied score, or by flying them "
+        "(flight.py: min of order parameter and largest cluster on validation seeds)",
+    )
+    flight_every: int = option(5, help="with --select-by flight: fly every k-th epoch (and the "
+                               "last)", minimum=1)  # fmt: skip
+    flight_steps: int = option(FLIGHT_STEPS, help="steps of one validation flight", minimum=2)
+    flight_seeds: tuple[int, ...] = option(FLIGHT_SEEDS, help="validation flight seeds, e.g. "
+                                           "900,901 (not the test seeds 0, 1, 2)")  # fmt: skip
     skip_steps: int = option(0, help="leave out the first steps of every run", minimum=0)
     seed: int = option(0, help="torch seed", minimum=0, maximum=MAX_SEED)
     threads: int = option(1, help="torch threads", minimum=1, maximum=64)
@@ -149,8 +164,11 @@ def _probs(model: Any, x: Any) -> np.ndarray:
 
 
 def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
-              log: Any = print) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """Train one architecture; keep the epoch with the best val ``tied`` score."""
+              log: Any = print, model_name: str = "discrete") -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Train one architecture; keep the epoch with the best val ``tied`` score or, with
+    ``select_by="flight"``, the flown epoch (every ``flight_every``-th and the last) with the best
+    :func:`~baselines.swarm_heuristic.flight.flight_score` (ties: the earlier). The result's
+    ``flight_candidates`` lists every flown epoch's scores."""
     import torch  # the optional baselines extra
 
     torch.manual_seed(cfg.seed)
@@ -158,8 +176,10 @@ def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
     model = _mlp(hidden, x.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    best: dict[str, Any] = {"val": {"tied": -1.0}}
+    best: dict[str, Any] = {"val": {"tied": -1.0}, "flight": {"flight": -1.0}}
     best_state = copy.deepcopy(model.state_dict())
+    candidates: list[dict[str, Any]] = []
+    n_s = x.shape[1] // 2
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
         perm = torch.randperm(x.shape[0], generator=gen)
@@ -171,9 +191,21 @@ def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
             opt.step()
         v = data["val"]
         val = scores(_probs(model, v["x_t"]), v["action"], v["tied"], v["counts"])
-        if val["tied"] > best["val"]["tied"]:
-            best = {"epoch": epoch + 1, "val": val}
-            best_state = copy.deepcopy(model.state_dict())
+        if cfg.select_by == "accuracy":
+            if val["tied"] > best["val"]["tied"]:
+                best = {"epoch": epoch + 1, "val": val}
+                best_state = copy.deepcopy(model.state_dict())
+        elif (epoch + 1) % cfg.flight_every == 0 or epoch + 1 == cfg.epochs:
+            policy = HeuristicPolicy.from_arrays(export(model, n_s, {"model": model_name}))
+            flown = flight_score(policy, cfg.flight_seeds, cfg.flight_steps, model_name)
+            candidates.append({"hidden": list(hidden), "epoch": epoch + 1, "val_tied": val["tied"],
+                               **flown})  # fmt: skip
+            log(f"hidden {list(hidden)} epoch {epoch + 1}: flight {flown['flight']:.3f} (order "
+                f"{flown['order']:.3f}, cluster {flown['cluster']:.3f}), val tied "
+                f"{val['tied']:.3f}")  # fmt: skip
+            if flown["flight"] > best["flight"]["flight"]:
+                best = {"epoch": epoch + 1, "val": val, "flight": flown}
+                best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     result = {
         "hidden": list(hidden),
@@ -181,6 +213,9 @@ def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
         "best_epoch": best["epoch"],
         "train_seconds": time.perf_counter() - start,
     }
+    if cfg.select_by == "flight":
+        result.update({f"flight_{k}": best["flight"][k] for k in ("order", "cluster")})
+        result["flight"] = best["flight"]["flight"]
     for split in ("train", "val", "test"):
         d = data[split]
         got = scores(_probs(model, d["x_t"]), d["action"], d["tied"], d["counts"])
@@ -190,6 +225,7 @@ def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
         f"{result['val_top1']:.3f} tied {result['val_tied']:.3f}, test top1 "
         f"{result['test_top1']:.3f} tied {result['test_tied']:.3f} "
         f"({result['train_seconds']:.0f} s)")  # fmt: skip
+    result["flight_candidates"] = candidates
     return model, result
 
 
@@ -265,15 +301,19 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     archs = SWEEP if cfg.sweep else (cfg.hidden,)
     results, models = [], []
     for hidden in archs:
-        model, result = train_one(tuple(hidden), data, cfg, log)
+        model, result = train_one(tuple(hidden), data, cfg, log, models_of["data"])
         results.append(result)
         models.append(model)
-    best = max(range(len(results)), key=lambda k: results[k]["val_tied"])
+    candidates = [c for result in results for c in result.pop("flight_candidates")]
+    select_key = "flight" if cfg.select_by == "flight" else "val_tied"
+    best = max(range(len(results)), key=lambda k: results[k][select_key])
     n_s = samples.x.shape[1] // 2
     sizes = {name: int(d["action"].shape[0]) for name, d in data.items()}
     chosen = results[best]
     summary = {"splits": splits, "samples": sizes, "chosen": chosen, "sweep": results,
-               "tie_rate": tie_rate}  # fmt: skip
+               "tie_rate": tie_rate, "select_by": cfg.select_by}  # fmt: skip
+    if cfg.select_by == "flight":
+        summary["flight_candidates"] = candidates
     meta = {"model": models_of["data"],
             "training": {"data": recording, "samples": sizes, "splits": splits,
                          "best_epoch": chosen["best_epoch"],
