@@ -39,8 +39,10 @@ def mirror_keys(keys: np.ndarray, n_sensors: int) -> np.ndarray:
     _check_sensors(n_sensors)
     keys = np.asarray(keys, dtype=np.int64)
     if np.any(keys < 0) or np.any(keys >> n_sensors):
-        raise ValueError(f"keys must be packed states of {n_sensors} sensors (0 <= key < "
-                         f"2**{n_sensors}), got values in [{keys.min()}, {keys.max()}]")  # fmt: skip
+        raise ValueError(
+            f"keys must be packed states of {n_sensors} sensors (0 <= key < 2**{n_sensors}), "
+            f"got values in [{keys.min()}, {keys.max()}]"
+        )
     out = np.zeros_like(keys)
     for k in range(n_sensors):
         out |= ((keys >> k) & 1) << (n_sensors - 1 - k)

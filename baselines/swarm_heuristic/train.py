@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -163,8 +164,13 @@ def _probs(model: Any, x: Any) -> np.ndarray:
         return torch.softmax(model(x), dim=1).double().numpy()
 
 
-def train_one(hidden: tuple[int, ...], data: dict[str, Any], cfg: TrainConfig,
-              log: Any = print, model_name: str = "discrete") -> tuple[Any, dict[str, Any]]:  # fmt: skip
+def train_one(
+    hidden: tuple[int, ...],
+    data: dict[str, Any],
+    cfg: TrainConfig,
+    log: Any = print,
+    model_name: str = "discrete",
+) -> tuple[Any, dict[str, Any]]:
     """Train one architecture; keep the epoch with the best val ``tied`` score or, with
     ``select_by="flight"``, the flown epoch (every ``flight_every``-th and the last) with the best
     :func:`~baselines.swarm_heuristic.flight.flight_score` (ties: the earlier). The result's
@@ -239,17 +245,20 @@ def export(model: Any, n_sensors: int, meta: dict[str, Any]) -> dict[str, np.nda
     return HeuristicPolicy(weights, biases, n_sensors, meta).to_arrays()
 
 
-def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
-    """Train (see :func:`_train`) with ``cfg.out`` locked, so a second process on it stops at once."""
+def train(cfg: TrainConfig, log: Any = print, more_data: Sequence[Path] = ()) -> dict[str, Any]:
+    """Train (see :func:`_train`) with ``cfg.out`` locked, so a second process on it stops at once.
+
+    ``more_data``: data folders whose runs all train, after ``cfg.extra_data`` (the DAgger
+    driver's aggregated rounds)."""
     # baselines.common.runfolder imports dexterous_gym (MuJoCo): loaded when a run starts, not
     # for --help
     from baselines.common.runfolder import run_folder_lock
 
     with run_folder_lock(cfg.out):
-        return _train(cfg, log)
+        return _train(cfg, log, more_data)
 
 
-def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
+def _train(cfg: TrainConfig, log: Any = print, more_data: Sequence[Path] = ()) -> dict[str, Any]:
     """Load the data, train (or sweep), write the run folder; return the summary."""
     import torch  # the optional baselines extra
 
@@ -263,8 +272,10 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
 
     torch.set_num_threads(cfg.threads)
     recording: dict[str, Any] = {"data": read_json(Path(cfg.data) / "config.json", expect=dict)}
-    if cfg.extra_data is not None:
-        recording["extra_data"] = read_json(Path(cfg.extra_data) / "config.json", expect=dict)
+    extras = ([Path(cfg.extra_data)] if cfg.extra_data is not None else []) + list(more_data)
+    for i, folder in enumerate(extras):
+        key = "extra_data" if i == 0 else f"extra_data_{i}"
+        recording[key] = read_json(folder / "config.json", expect=dict)
     # recordings made before ``--model`` existed are of the discrete model
     models_of = {k: c.get("model", "discrete") for k, c in recording.items()}
     if len(set(models_of.values())) > 1:
@@ -275,16 +286,14 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     out = prepare_run_folder(cfg.out, {**config_to_dict(cfg), "algorithm": "swarm_heuristic"},
                              resume=False)  # fmt: skip
     data: dict[str, Any] = {}
-    extra = load_samples(cfg.extra_data, cfg.skip_steps) if cfg.extra_data is not None else None
+    extra = _concat([load_samples(f, cfg.skip_steps) for f in extras]) if extras else None
     tie_rate = float(np.mean(samples.tied.sum(axis=1) > 1))  # of the recorded decisions
     if cfg.mirror:  # only the training split grows: val and test scores stay those of real runs
         train_runs = np.isin(samples.run, splits["train"])
         image = mirror_samples(Samples(samples.x[train_runs], samples.action[train_runs],
                                        samples.tied[train_runs], samples.counts[train_runs],
                                        samples.run[train_runs]))  # fmt: skip
-        samples = Samples(*(np.concatenate([a, b]) for a, b in zip(
-            (samples.x, samples.action, samples.tied, samples.counts, samples.run),
-            (image.x, image.action, image.tied, image.counts, image.run), strict=True)))  # fmt: skip
+        samples = _concat([samples, image])
         extra = with_mirror(extra) if extra is not None else None
     for name, ids in splits.items():
         sel = np.isin(samples.run, ids)
@@ -325,6 +334,12 @@ def _train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     log(f"chosen hidden {chosen['hidden']}: test top1 {chosen['test_top1']:.3f}, tied "
         f"{chosen['test_tied']:.3f}, tied mass {chosen['test_tied_mass']:.3f}; {out}")  # fmt: skip
     return summary
+
+
+def _concat(parts: Sequence[Samples]) -> Samples:
+    """The samples of ``parts`` one after the other."""
+    return Samples(*(np.concatenate([getattr(p, name) for p in parts])
+                     for name in ("x", "action", "tied", "counts", "run")))  # fmt: skip
 
 
 def save_npz(handle: Any, arrays: dict[str, np.ndarray]) -> None:
