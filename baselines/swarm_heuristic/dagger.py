@@ -130,7 +130,12 @@ def _train_round(cfg: DaggerConfig, k: int, log: Any) -> dict[str, Any]:
 
 def dagger(cfg: DaggerConfig, log: Any = print) -> dict[str, Any]:
     """Run (or resume) every round of ``cfg``; write and return the summary."""
-    from baselines.common.runfolder import prepare_run_folder, run_folder_lock, write_json
+    from baselines.common.runfolder import (
+        prepare_run_folder,
+        read_json,
+        run_folder_lock,
+        write_json,
+    )
 
     with run_folder_lock(cfg.out):
         conf = {**config_to_dict(cfg), "algorithm": "swarm_heuristic_dagger"}
@@ -138,8 +143,17 @@ def dagger(cfg: DaggerConfig, log: Any = print) -> dict[str, Any]:
         out = prepare_run_folder(cfg.out, conf, cfg.resume, resume_ignore=("rounds", "resume"))
         if cfg.resume:
             write_json(out / "config.json", conf)
+        # a resumed run keeps the rows (and seconds) of the rounds it had finished
+        previous: dict[int, dict[str, Any]] = {}
+        if cfg.resume and (out / "summary.json").exists():
+            rows = read_json(out / "summary.json", expect=dict).get("rounds", [])
+            previous = {int(r["round"]): r for r in rows}
         rounds: list[dict[str, Any]] = []
         for k in range(cfg.rounds + 1):
+            if k in previous and (round_dir(out, k) / "train" / "summary.json").exists():
+                rounds.append(previous[k])
+                log(f"round {k}: done (flight {previous[k]['flight']:.3f})")
+                continue
             start = time.perf_counter()
             source = "FSM data" if k == 0 else f"the round {k - 1} net flies, the FSM labels"
             log(f"round {k}/{cfg.rounds}: {source}")

@@ -10,7 +10,9 @@ sensor n_s - 1 - k: a visual state's bit order is reversed. Of the five moves (r
 keep, fast; :data:`swarm_gym.decision.MOVES`), the turns by -dtheta and +dtheta swap and the
 three speed changes map onto themselves, so the counts of the two turns swap and so do their bits
 in the tied set. The FSM's choice maps the same way: its ``"cpp"`` tie rule prefers the turns in
-a symmetric way (both tied: a coin flip) and orders the speed moves among themselves.
+a symmetric way (both tied: a coin flip) and orders the speed moves among themselves; where a tie
+rule draws among tied moves (a coin flip between the turns, any tie of ``"uniform"``) the mirrored
+choice is a draw of the same distribution.
 
 The tests check that the reflection is exact: the simulator's visual states and the FSM's counts
 of a mirrored swarm are the reflections of those of the original.

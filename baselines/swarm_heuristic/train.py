@@ -325,8 +325,10 @@ def _train(cfg: TrainConfig, log: Any = print, more_data: Sequence[Path] = ()) -
         summary["flight_candidates"] = candidates
     meta = {"model": models_of["data"],
             "training": {"data": recording, "samples": sizes, "splits": splits,
-                         "best_epoch": chosen["best_epoch"],
-                         **{k: v for k, v in chosen.items() if k.startswith("test_")}}}  # fmt: skip
+                         "best_epoch": chosen["best_epoch"], "target": cfg.target,
+                         "mirror": cfg.mirror, "select_by": cfg.select_by,
+                         **{k: v for k, v in chosen.items()
+                            if k.startswith(("test_", "flight"))}}}  # fmt: skip
     arrays = export(models[best], n_s, meta)
     atomic_write(out / "weights.npz", lambda f: save_npz(f, arrays))
     write_csv(out / "sweep.csv", results, list(results[0]))
