@@ -14,8 +14,8 @@ probability the network puts on the tied-best moves: the agreement of a sampled 
 network flies (:mod:`baselines.swarm_heuristic.flight`: the greedy net moves every agent of an N =
 50, tau = 4 swarm on validation seeds; the minimum of the order parameter and the largest cluster
 fraction over the last half of ``--flight-steps``), and lists every flown candidate's scores in
-``summary.json`` (``flight_candidates``). ``--target fsm`` trains on a one-hot of the FSM's own choice (its tie rule applied) instead of the
-uniform over the tied moves; ``--mirror`` adds the left-right mirror image of every training
+``summary.json`` (``flight_candidates``). ``--target fsm`` trains on a one-hot of the FSM's own
+choice (its tie rule applied) instead of the uniform over the tied moves; ``--mirror`` adds the left-right mirror image of every training
 decision (:mod:`baselines.swarm_heuristic.mirror`: the sensor order reversed, right and left
 swapped), which the FSM's symmetry makes as valid as the recorded one.
 
