@@ -10,6 +10,7 @@ start points; their transitions never enter the replay buffer.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import warnings
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
+from baselines.common.envs import register_env_packages
 from baselines.common.trajectory import (
     Trajectory,
     TrajectoryFileError,
@@ -27,6 +30,7 @@ from baselines.common.trajectory import (
     save_trajectory,
 )
 from baselines.td3_demos.wrappers import DemoStates, demo_states_from_trajectories
+from dexterous_gym.simulation import state_slices
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "demos"
 # The height below which the original PenSpin reward charged -10 per pen end (until July 2020):
@@ -103,10 +107,6 @@ def load_demos(folder: str | Path, env_id: str) -> list[Trajectory]:
 @functools.cache
 def _state_checker(env_id: str) -> Callable[..., None]:
     """``check_state_batch`` of ``env_id``'s env (one env per ID, made once)."""
-    import gymnasium as gym
-
-    from baselines.common.envs import register_env_packages
-
     register_env_packages()
     unwrapped = gym.make(env_id).unwrapped
     check = getattr(unwrapped, "check_state_batch", None)
@@ -182,11 +182,6 @@ def describe_demos(source: str | Path, env_id: str) -> list[DemoSummary]:
     ``source`` (a folder, checked by :func:`load_demos`, or one trajectory file). The pen-end
     heights come from the env's own ``evaluate`` of the stored states (its ``z_bottom`` and
     ``z_top`` terms), so they need no replay."""
-    import gymnasium as gym
-
-    from baselines.common.envs import register_env_packages
-    from dexterous_gym.simulation import state_slices
-
     source = Path(source)
     if source.is_dir():
         pairs = list(zip(trajectory_files(source), load_demos(source, env_id), strict=True))
@@ -260,7 +255,6 @@ def pack_demos(sources: list[Path], dest: Path, env_id: str) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m baselines.td3_demos.demos SRC... --env ID (--out DIR | --describe)``: pack
     demonstrations into a demo folder, or describe them (a Markdown table on stdout)."""
-    import argparse
 
     parser = argparse.ArgumentParser(
         prog="python -m baselines.td3_demos.demos",
