@@ -195,13 +195,6 @@ class HerConfig:
             flags = ", ".join("--" + name.replace("_", "-") for name in changed)
             raise ValueError(f"{flags}: only used with --demos DIR (demo-state segments)")
         hp = self.hyperparameters()  # an impossible combination fails here, naming the options
-        if self.demos and hp.obs_clip is not None:
-            raise ValueError(
-                f"--demos: the demo-state segment envs take no observation clip yet, and --preset "
-                f"{self.preset} clips at {hp.obs_clip:g}; use --preset single with the other "
-                "settings you want (--n-envs 38 --batch-size 4864 --random-eps 0.3 --action-l2 1 "
-                "for the plappert schedule)"
-            )
         if self.out is None:  # the default run folder names env, algorithm and seed
             name = f"{self.env.replace(':', '_')}_{hp.algo}_s{self.seed}"
             object.__setattr__(self, "out", Path("runs/her") / name)

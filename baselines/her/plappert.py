@@ -16,6 +16,7 @@ With ``random_eps = 0`` and ``action_l2 = 0`` the classes are stock DDPG and TD3
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -105,16 +106,26 @@ class PlappertTD3(_RandomEps, TD3):
 
 
 class ClipObservation(gym.ObservationWrapper[dict[str, np.ndarray], Any, dict[str, np.ndarray]]):
-    """Clip every entry of a Dict observation to [-bound, bound] (baselines' ``clip_obs``)."""
+    """Clip the entries of a Dict observation to [-bound, bound] (baselines' ``clip_obs``):
+    ``keys``, or every entry when ``keys`` is None."""
 
-    def __init__(self, env: gym.Env[Any, Any], bound: float) -> None:
+    def __init__(
+        self, env: gym.Env[Any, Any], bound: float, keys: Sequence[str] | None = None
+    ) -> None:
         super().__init__(env)
         if not (np.isfinite(bound) and bound > 0):
             raise ValueError(f"obs_clip must be a finite number > 0, got {bound!r}")
         space = env.observation_space
         if not isinstance(space, spaces.Dict):
             raise TypeError(f"env: ClipObservation needs a Dict observation space, got {space}")
+        missing = sorted(set(keys or ()) - set(space.spaces))
+        if missing:
+            raise ValueError(f"keys: {missing} are not entries of the observation {sorted(space.spaces)}")  # fmt: skip
         self.bound = float(bound)
+        self.keys = frozenset(space.spaces if keys is None else keys)
 
     def observation(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: np.clip(v, -self.bound, self.bound) for k, v in observation.items()}
+        return {
+            k: np.clip(v, -self.bound, self.bound) if k in self.keys else v
+            for k, v in observation.items()
+        }

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from sb3_contrib import TQC
 from stable_baselines3 import SAC, HerReplayBuffer
@@ -102,14 +103,21 @@ def make_segment_envs(
 ) -> DummyVecEnv:
     """HER+demos' training envs: one demo-state segment env per env (its three inner envs are
     seeded ``seed + 3 i``, ``+ 1``, ``+ 2``). Segments end with ``truncated``, so each is one
-    HER episode: relabelled goals come from the same segment."""
+    HER episode: relabelled goals come from the same segment. The preset's observation clip sits
+    on top, where it sees every observation the segments return (restarts from demo states
+    included), on the goal env's own entries as in evaluation, where it sits below the coupling."""
 
     def factory(i: int) -> Any:
-        return lambda: make_segment_env(
-            config.env, demos, seed=seed + 3 * i, beta=config.beta, segment_steps=config.segment_steps,
-            episode_steps=episode_steps, p_demo=config.p_demo, p_reset=config.p_reset,
-            decay=config.decay,
-        )  # fmt: skip
+        def make() -> gym.Env[Any, Any]:
+            env: gym.Env[Any, Any] = make_segment_env(
+                config.env, demos, seed=seed + 3 * i, beta=config.beta,
+                segment_steps=config.segment_steps, episode_steps=episode_steps,
+                p_demo=config.p_demo, p_reset=config.p_reset, decay=config.decay,
+            )  # fmt: skip
+            bound = config.hyperparameters().obs_clip
+            return env if bound is None else ClipObservation(env, bound, keys=GOAL_KEYS)
+
+        return make
 
     return DummyVecEnv([factory(i) for i in range(config.hyperparameters().n_envs)])
 

@@ -6,6 +6,7 @@ import json
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -13,6 +14,9 @@ pytest.importorskip("stable_baselines3")
 
 import dexterous_gym  # noqa: F401
 from baselines.her.__main__ import main
+from baselines.her.config import parse_args
+from baselines.her.plappert import ClipObservation
+from baselines.her.train import load_demo_states, make_segment_envs
 
 ENV = "EggHandOverSparse-v0"
 DENSE = "EggHandOver-v0"  # demonstrations are planned on the dense task; its states serve both
@@ -83,6 +87,31 @@ def test_resume_continues_the_schedulers(tmp_path: Path, demo_dir: Path, capsys)
     (out / "checkpoints" / "step_0000000300" / "scheduler.pkl").write_bytes(b"garbage")
     assert main([*_argv(out, demo_dir, 450), "--resume"]) == 2
     assert "scheduler.pkl: damaged" in capsys.readouterr().err
+
+
+def test_plappert_preset_takes_demos_and_clips_every_segment_observation(tmp_path: Path, demo_dir: Path) -> None:  # fmt: skip
+    # the full schedule with demo-state segments: HER alone and HER+demos can share a preset
+    out = tmp_path / "run"
+    argv = _argv(out, demo_dir, 150, "--preset", "plappert", "--n-envs", "2")
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["random_eps"], config["obs_clip"], config["action_l2"]) == (0.3, 200.0, 1.0)
+    # a bound small enough to bind: every observation a segment env returns is clipped, those
+    # of restarts from demo states too; the previous action passes unchanged
+    clipped = parse_args(_argv(tmp_path / "clip", demo_dir, 150, "--obs-clip", "0.05"))
+    demos, _ = load_demo_states(clipped)
+    assert demos is not None
+    envs = make_segment_envs(clipped, demos, seed=0, episode_steps=75)
+    assert all(envs.env_is_wrapped(ClipObservation))
+    observations = [envs.reset()]
+    for _ in range(40):  # segments of 15 steps: several restarts, from demo states with p 0.6
+        observations.append(envs.step(np.ones((2, *envs.action_space.shape)))[0])
+    restarts = sum(s["n_segments"] for s in envs.env_method("snapshot"))
+    assert restarts >= 2 * 3
+    for obs in observations:
+        for key in ("observation", "achieved_goal", "desired_goal"):
+            assert np.abs(obs[key]).max() <= 0.05
+    assert max(np.abs(obs["prev_action"]).max() for obs in observations) == 1.0
 
 
 @pytest.mark.parametrize(

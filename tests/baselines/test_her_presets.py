@@ -66,10 +66,6 @@ def test_tqc_zoo_preset_is_the_zoo_fetchpush_settings() -> None:
         ),
         (["--preset", "tqc-zoo", "--action-l2", "1"], "need --algo ddpg or td3, got tqc"),
         (["--random-eps", "1.5"], "--random-eps must be <= 1"),
-        (
-            ["--preset", "plappert", "--demos", "x"],
-            "--demos: the demo-state segment envs take no observation clip yet",
-        ),
         (["--preset", "nope"], "--preset"),
     ],
 )
@@ -138,6 +134,11 @@ def test_clip_observation_clips_every_entry() -> None:
     assert np.max(np.abs(gym.make("FetchReach-v4").reset(seed=0)[0]["observation"])) > 0.5
     with pytest.raises(ValueError, match="obs_clip must be"):
         ClipObservation(gym.make("FetchReach-v4"), bound=-1.0)
+    only_goal = ClipObservation(gym.make("FetchReach-v4"), bound=0.5, keys=["desired_goal"])
+    obs, _ = only_goal.reset(seed=0)
+    assert np.max(np.abs(obs["observation"])) > 0.5 and np.all(np.abs(obs["desired_goal"]) <= 0.5)
+    with pytest.raises(ValueError, match=r"keys: \['goal'\] are not entries"):
+        ClipObservation(gym.make("FetchReach-v4"), bound=0.5, keys=["goal"])
 
 
 @pytest.mark.parametrize("preset", ["plappert", "tqc-zoo"])
