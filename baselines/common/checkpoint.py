@@ -53,6 +53,19 @@ MANIFEST_VERSION = 1
 Writer = Callable[[Any], object]
 
 
+def checkpoint_order(name: str) -> tuple[int, int]:
+    """Where a checkpoint directory ``step_<step>[-r<revision>]`` stands in time: ``(step,
+    revision)``, so ``-r10`` comes after ``-r9`` (by name it would not); a name of another form
+    comes before every checkpoint."""
+    base, _, revision = name.partition("-r")
+    try:
+        if not base.startswith("step_"):
+            raise ValueError(name)
+        return int(base[len("step_") :]), int(revision) if revision else 0
+    except ValueError:
+        return -1, -1
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, damaged, incomplete, or belongs to another run."""
 
@@ -149,10 +162,13 @@ class CheckpointStore:
                 "state": dict(state),
             }
             write_json(partial / MANIFEST_FILE, manifest)
-            name, revision = base, 0
-            while (self.root / name).exists():  # never rewrite a complete checkpoint in place
-                revision += 1
-                name = f"{base}-r{revision}"
+            # never rewrite a complete checkpoint in place, and never give a new one a name that
+            # stands before an existing one of its step (pruning removes step_X before step_X-r1,
+            # so reusing the free name step_X would make the newest look the oldest)
+            same_step = [checkpoint_order(p.name)[1] for p in self.root.glob(f"{base}*")
+                         if checkpoint_order(p.name)[0] == int(step)]  # fmt: skip
+            revision = max(same_step, default=-1) + 1
+            name = base if revision == 0 else f"{base}-r{revision}"
             os.rename(partial, self.root / name)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
@@ -198,10 +214,14 @@ class CheckpointStore:
     def _prune(self, keep_name: str) -> None:
         """Remove this run's checkpoint directories older than ``keep_name`` beyond ``keep``
         (never a newer one, nor one of another run)."""
+        keep = checkpoint_order(keep_name)
         older = sorted(
-            p
-            for p in self.root.glob("step_*")
-            if p.is_dir() and p.name < keep_name and self._owned(p)
+            (
+                p
+                for p in self.root.glob("step_*")
+                if p.is_dir() and checkpoint_order(p.name) < keep and self._owned(p)
+            ),
+            key=lambda p: checkpoint_order(p.name),
         )
         for old in older[: max(0, len(older) - (self.keep - 1))]:
             shutil.rmtree(old, ignore_errors=True)
@@ -226,9 +246,14 @@ class CheckpointStore:
                 pointer = None  # rebuilt below from the directories
             if pointer is not None and ("/" in pointer or not pointer.startswith("step_")):
                 pointer = None
-        candidates = sorted((p for p in self.root.glob("step_*") if p.is_dir()), reverse=True)
+        candidates = sorted(
+            (p for p in self.root.glob("step_*") if p.is_dir()),
+            key=lambda p: checkpoint_order(p.name),
+            reverse=True,
+        )
         if pointer is not None:
-            for path in (p for p in candidates if p.name > pointer):
+            newer = (p for p in candidates if checkpoint_order(p.name) > checkpoint_order(pointer))  # fmt: skip
+            for path in newer:
                 with contextlib.suppress(CheckpointError):
                     ckpt = self._verify(path)
                     if repair:

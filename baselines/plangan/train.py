@@ -120,6 +120,17 @@ class ScheduleState:
     wall_time_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class EvaluationEpisode:
+    """One evaluation episode: its return, success at the last and at any step, and whether its
+    object started within the goal's tolerance (the floor a planner that does nothing scores)."""
+
+    total_return: float
+    success_final: bool
+    success_any: bool
+    started_solved: bool
+
+
 @dataclass
 class EpisodeRecord:
     """One collected trajectory, step by step: what the buffer stores if the filter keeps it."""
@@ -406,23 +417,29 @@ class Runner:
             obs = env.canonicalise()
         return self.model.plan(obs["observation"], obs["desired_goal"]).action
 
+    def evaluation_episode(self, j: int) -> EvaluationEpisode:
+        """Evaluation episode ``j`` (goal and start seeded by (seed, EVAL_SEED + j)), planned
+        without noise for its full ``traj_len`` steps."""
+        eval_env = self.eval_env
+        obs = self.reset(eval_env, EVAL_SEED + j)
+        started_solved = bool(eval_env.unwrapped.compute_reward(obs["achieved_goal"], obs["desired_goal"], {}) == 0.0)  # type: ignore[attr-defined]  # fmt: skip
+        total, success_any, success = 0.0, False, False
+        for _ in range(self.hp.traj_len):
+            obs, reward, _, _, info = eval_env.step(self.plan_action(eval_env, obs))
+            total += float(reward)
+            success = bool(info.get("is_success", False))
+            success_any |= success
+        return EvaluationEpisode(total, success, success_any, started_solved)
+
     def evaluation_row(self) -> dict[str, Any]:
         """``eval_episodes`` planned episodes without noise, as a ``metrics.csv`` row (its wall
         time left at 0 for :meth:`evaluate`)."""
-        hp, eval_env = self.hp, self.eval_env
-        returns, lengths, final, anys = [], [], [], []
-        for j in range(hp.eval_episodes):
-            obs = self.reset(eval_env, EVAL_SEED + j)
-            total, success_any, success = 0.0, False, False
-            for _ in range(hp.traj_len):
-                obs, reward, _, _, info = eval_env.step(self.plan_action(eval_env, obs))
-                total += float(reward)
-                success = bool(info.get("is_success", False))
-                success_any |= success
-            returns.append(total)
-            lengths.append(hp.traj_len)
-            final.append(success)
-            anys.append(success_any)
+        hp = self.hp
+        episodes = [self.evaluation_episode(j) for j in range(hp.eval_episodes)]
+        returns = [e.total_return for e in episodes]
+        lengths = [hp.traj_len] * len(episodes)
+        final = [e.success_final for e in episodes]
+        anys = [e.success_any for e in episodes]
         s = self.schedule
         recent = s.recent_success[-20:]
         return {

@@ -28,6 +28,7 @@ from baselines.common.checkpoint import (
     CheckpointError,
     CheckpointStore,
     RunIdentity,
+    checkpoint_order,
 )
 from baselines.common.runfolder import read_json, write_json
 from baselines.common.trajectory import (
@@ -357,7 +358,8 @@ class TrajectoryFolder:
 def _identity_on_disk(root: Path) -> RunIdentity:
     """The identity recorded by the newest checkpoint under ``root`` (for readers that do not
     know the run; the planner state's own identity is then read as it is)."""
-    for manifest in sorted(root.glob("step_*/manifest.json"), reverse=True):
+    newest_first = sorted(root.glob("step_*/manifest.json"), key=lambda m: checkpoint_order(m.parent.name), reverse=True)  # fmt: skip
+    for manifest in newest_first:
         try:
             ident = json.loads(manifest.read_text())["identity"]
             return RunIdentity(str(ident["config_hash"]), int(ident["seed"]))

@@ -11,6 +11,7 @@ from baselines.common.checkpoint import (
     CheckpointError,
     CheckpointStore,
     RunIdentity,
+    checkpoint_order,
     config_hash,
 )
 
@@ -32,6 +33,31 @@ def test_save_then_latest_round_trip_and_prune(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.glob("step_*")] == ["step_0000000020"]  # older pruned
     with pytest.raises(CheckpointError, match=r"has no optimizer\.bin"):
         ckpt.file("optimizer.bin")
+
+
+@pytest.mark.parametrize("keep", [1, 2])
+def test_many_checkpoints_at_one_step_resume_from_the_newest(tmp_path: Path, keep: int) -> None:
+    # PlanGAN checkpoints during a training block, where its env-step counter stands still
+    store = CheckpointStore(tmp_path, IDENT, keep=keep)
+    _save(store, 10)
+    for i in range(12):  # past -r9, where names stop sorting like revisions
+        store.save(20, {"model.bin": lambda f, i=i: f.write(b"%d" % i)}, {"i": i})
+        for reader in (store, CheckpointStore(tmp_path, IDENT, keep=keep)):  # a resumed process
+            ckpt = reader.latest()
+            assert ckpt is not None and ckpt.state == {"i": i}
+            assert ckpt.file("model.bin").read_bytes() == b"%d" % i
+        assert len(list(tmp_path.glob("step_*"))) == keep
+    assert json.loads((tmp_path / "latest.json").read_text())["checkpoint"] == "step_0000000020-r11"
+    # without latest.json the newest revision is found from the names alone
+    (tmp_path / "latest.json").unlink()
+    ckpt = store.latest()
+    assert ckpt is not None and ckpt.state == {"i": 11}
+
+
+def test_checkpoint_names_order_by_step_then_revision() -> None:
+    names = ["step_0000000020-r10", "step_0000000020-r9", "step_0000000020", "step_0000000019-r3"]
+    assert sorted(names, key=checkpoint_order) == [names[3], names[2], names[1], names[0]]
+    assert checkpoint_order("step_x") == checkpoint_order("notes") == (-1, -1)
 
 
 def test_missing_or_damaged_latest_is_rebuilt_from_complete_checkpoints(tmp_path: Path) -> None:
