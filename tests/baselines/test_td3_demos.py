@@ -210,6 +210,18 @@ def test_smoke_run_and_bit_identical_resume(tmp_path: Path, demo_dir: Path) -> N
     final_eval = float(rows_a[-1].split(",")[3])  # mean_return of the one evaluation episode
     assert replay["steps"] == 20 and replay["return"] == pytest.approx(final_eval, abs=1e-4)
     assert replay["last_rewarded_step"] <= 20 and len(replay["rewards"]) == 20
+    # filmed: every step, and a GIF excerpt of every 4th frame of the first 8 steps
+    import imageio.v3 as iio
+
+    from baselines.td3_demos.rollout import main as rollout_main
+
+    video, gif = tmp_path / "rollout.gif", tmp_path / "excerpt.gif"
+    argv = [str(tmp_path / "a"), "--steps", "12", "--video", str(video), "--gif", str(gif)]
+    assert rollout_main([*argv, "--gif-steps", "8", "--gif-every", "4"]) == 0
+    assert len(iio.imread(video)) == 13 and len(iio.imread(gif)) == 3  # steps 0, 4, 8
+    with pytest.raises(SystemExit) as exc:
+        rollout_main([str(tmp_path / "a"), str(tmp_path / "a"), "--video", str(video)])
+    assert exc.value.code == 2
     assert load_trajectory(demo_dir / "demo_0.npz").meta["env_id"] == ENV
     assert isinstance(demo_states(load_demos(demo_dir, ENV), ENV), DemoStates)
     with pytest.raises(DemoFolderError):
