@@ -98,7 +98,7 @@ def test_success_table_counts_the_folders(in_process: Path) -> None:
     smoke_cost = simulated_steps(make_config("smoke", "EggHandOver-v0"))
     assert egg["env_steps_per_trajectory"] == smoke_cost
     assert egg["budget_fraction"] == pytest.approx(smoke_cost / 20_200_000)
-    assert egg["paper_success"] == [53, 54]
+    assert egg["paper_success"] == [53, 54] and egg["paper_mppi_success"] == 0.19
     assert pen["success_rate"] is None and pen["ci95"] is None  # PenSpin has no success
     assert pen["final_d_pos_median"] is None
     # the distances left at the last step, from the trajectory files
