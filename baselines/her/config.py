@@ -149,7 +149,7 @@ class HerConfig:
     progress: bool = option(True, help="progress bar", group=_RUN)
     verbose: Literal[0, 1, 2] = option(1, help="2: SB3 logs and tracebacks", group=_RUN)
 
-    preset: PresetName = option("single", help="hyperparameter set (see PRESETS); the options below override it", group=_HP)  # fmt: skip
+    preset: PresetName = option("plappert", help="hyperparameter set (see PRESETS; plappert: Plappert et al. 2018's schedule, which learns FetchPush); the options below override it", group=_HP)  # fmt: skip
     n_sampled_goal: int | None = option(None, help="HER k: relabelled goals per transition (None: the preset's, 4)", minimum=1, group=_HP)  # fmt: skip
     goal_strategy: Literal["future", "final", "episode"] | None = option(
         None, help="HER goal selection (None: the preset's, future)", group=_HP
@@ -202,7 +202,13 @@ class HerConfig:
     def hyperparameters(self) -> HerHyperparameters:
         """The preset with this run's options applied."""
         values = dict(PRESETS[self.preset])
-        values.update({k: getattr(self, k) for k in _HP_FIELDS if getattr(self, k) is not None})
+        given = {k: getattr(self, k) for k in _HP_FIELDS if getattr(self, k) is not None}
+        if given.get("algo", values.get("algo", "ddpg")) not in ("ddpg", "td3"):
+            # random_eps and the action L2 penalty are DDPG/TD3 exploration and actor terms: a
+            # preset's values do not carry over to SAC or TQC (given ones are refused below)
+            values.pop("random_eps", None)
+            values.pop("action_l2", None)
+        values.update(given)
         return HerHyperparameters(**values)
 
     def resolved_dict(self) -> dict[str, Any]:

@@ -46,9 +46,18 @@ def test_non_goal_env_is_rejected(tmp_path, capsys):
 
 
 def test_defaults_are_the_papers_her_settings():
+    # the default: Plappert et al. (2018)'s schedule in one process, which learns FetchPush
     args = parse_args(["--env", "FetchReach-v4", "--timesteps", "2e5"])
     h = args.hyperparameters()
-    assert args.timesteps == 200_000 and args.preset == "single"
+    assert args.timesteps == 200_000 and args.preset == "plappert"
+    assert h.algo == "ddpg" and h.n_envs == 38 and h.batch_size == 19 * 256
+    assert (h.random_eps, h.action_l2, h.obs_clip) == (0.3, 1.0, 200.0)
+    # its DDPG exploration and actor terms do not carry over to SAC; the schedule does
+    sac = parse_args(["--env", "FetchReach-v4", "--timesteps", "9", "--algo", "sac"]).hyperparameters()  # fmt: skip
+    assert (sac.random_eps, sac.action_l2, sac.n_envs, sac.obs_clip) == (0.0, 0.0, 38, 200.0)
+    # single: its single-worker reading
+    args = parse_args(["--env", "FetchReach-v4", "--timesteps", "2e5", "--preset", "single"])
+    h = args.hyperparameters()
     assert h.algo == "ddpg" and h.n_envs == 2 and h.random_eps == 0 and h.action_l2 == 0
     hp = resolve_hyperparameters(args, episode_steps=75)
     assert hp["replay_buffer_kwargs"] == {"n_sampled_goal": 4, "goal_selection_strategy": "future"}

@@ -20,7 +20,17 @@ from baselines.her.train import load_demo_states, make_segment_envs
 
 ENV = "EggHandOverSparse-v0"
 DENSE = "EggHandOver-v0"  # demonstrations are planned on the dense task; its states serve both
-FAST = ["--gradient-steps", "4", "--batch-size", "32", "--eval-episodes", "2", "--no-video"]
+FAST = [
+    "--preset",
+    "single",
+    "--gradient-steps",
+    "4",
+    "--batch-size",
+    "32",
+    "--eval-episodes",
+    "2",
+    "--no-video",
+]
 FAST += ["--no-progress", "--verbose", "0", "--eval-freq", "150", "--checkpoint-freq", "150"]
 
 

@@ -23,7 +23,17 @@ from baselines.her.__main__ import main
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = "FetchReach-v4"  # gymnasium-robotics: independent of the env suite, fast
-FAST = ["--gradient-steps", "4", "--batch-size", "32", "--eval-episodes", "2", "--no-video"]
+FAST = [
+    "--preset",
+    "single",
+    "--gradient-steps",
+    "4",
+    "--batch-size",
+    "32",
+    "--eval-episodes",
+    "2",
+    "--no-video",
+]
 
 
 def _argv(out: Path, timesteps: int) -> list[str]:

@@ -18,7 +18,7 @@ from stable_baselines3.common.save_util import load_from_zip_file  # noqa: E402
 from baselines.her.__main__ import main  # noqa: E402
 
 # Few updates and evaluation episodes, so a few hundred env steps take seconds.
-FAST = ["--gradient-steps", "4", "--batch-size", "32", "--eval-episodes", "2"]
+FAST = ["--preset", "single", "--gradient-steps", "4", "--batch-size", "32", "--eval-episodes", "2"]
 FAST += ["--no-progress", "--verbose", "0"]
 
 

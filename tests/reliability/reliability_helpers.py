@@ -35,10 +35,12 @@ TD3_PROG = "python -m baselines.td3_demos"
 
 
 def her_argv(out: Path, timesteps: int = 100, seed: int = 3, *extra: str) -> list[str]:
-    """A tiny HER run: FetchReach-v4, one env, a 16-unit network, no video."""
+    """A tiny HER run: FetchReach-v4, the single preset, one env, a 16-unit network, no video."""
     return [
         "--env",
         "FetchReach-v4",
+        "--preset",
+        "single",
         "--timesteps",
         str(timesteps),
         "--out",
